@@ -1,0 +1,1 @@
+"""sameo_core: the ROS-free SAMEO library (model, checkpoints, predictor, data, training)."""

@@ -1,0 +1,40 @@
+"""pip install of the ROS-free parts of sameo: the `sameo_core` library and the `training` tools.
+
+The ROS 2 node (`sameo_ros/`) is built by colcon from CMakeLists.txt and package.xml instead.
+"""
+
+from setuptools import find_packages, setup
+
+setup(
+    name="sameo",
+    version="0.1.0",
+    description="SAMEO amodal instance segmentation (Segment Anything, Even Occluded) for robots",
+    license="Apache-2.0",
+    python_requires=">=3.10",
+    packages=find_packages(include=["sameo_core", "sameo_core.*", "training", "training.*"]),
+    install_requires=[
+        "torch>=2.4",
+        "torchvision>=0.19",
+        "numpy>=1.24",
+        "opencv-python-headless>=4.8",
+        "pycocotools>=2.0.7",
+        "safetensors>=0.4",
+        "pyyaml>=6.0",
+        "tqdm>=4.66",
+    ],
+    extras_require={
+        "train": ["tensorboard>=2.14", "matplotlib>=3.7"],
+        "export": ["onnx>=1.16", "onnxruntime>=1.18", "onnxscript>=0.1"],
+        "replay": ["rosbags>=0.10"],
+        "dev": [
+            "pytest>=8",
+            "ruff>=0.5",
+            "tensorboard>=2.14",
+            "matplotlib>=3.7",
+            "onnx>=1.16",
+            "onnxruntime>=1.18",
+            "onnxscript>=0.1",
+            "rosbags>=0.10",
+        ],
+    },
+)
