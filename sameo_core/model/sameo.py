@@ -1,0 +1,135 @@
+"""The SAMEO network: EfficientSAM's encoder, prompt encoder and mask decoder, and its
+preprocessing and prompt conventions (yformer/EfficientSAM `efficient_sam.py`)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .config import SameoConfig
+from .image_encoder import ImageEncoderViT
+from .mask_decoder import MaskDecoder
+from .prompt_encoder import (
+    LABEL_BOX_BOTTOM_RIGHT,
+    LABEL_BOX_TOP_LEFT,
+    LABEL_PADDING,
+    PromptEncoder,
+)
+
+# ImageNet statistics, applied after the resize to the encoder's square input.
+PIXEL_MEAN = (0.485, 0.456, 0.406)
+PIXEL_STD = (0.229, 0.224, 0.225)
+
+
+class Sameo(nn.Module):
+    """Boxes (modal or amodal) and optional clicks → amodal mask logits and predicted IoU."""
+
+    def __init__(
+        self, image_encoder: ImageEncoderViT, prompt_encoder: PromptEncoder,
+        mask_decoder: MaskDecoder, config: SameoConfig,
+    ) -> None:
+        super().__init__()
+        self.image_encoder = image_encoder
+        self.prompt_encoder = prompt_encoder
+        self.mask_decoder = mask_decoder
+        self.config = config
+        self.register_buffer("pixel_mean", torch.tensor(PIXEL_MEAN).view(1, 3, 1, 1), False)
+        self.register_buffer("pixel_std", torch.tensor(PIXEL_STD).view(1, 3, 1, 1), False)
+
+    def preprocess(self, images: torch.Tensor) -> torch.Tensor:
+        """[B, 3, H, W] RGB in [0, 1] → normalised [B, 3, S, S].
+
+        As the official code: a plain bilinear stretch to the square input (aspect ratio not
+        kept, no padding, no antialiasing), then normalisation.
+        """
+        if images.ndim != 4 or images.shape[1] != 3:
+            raise ValueError(f"images must be [B, 3, H, W], got {tuple(images.shape)}")
+        size = self.config.img_size
+        if images.shape[-2:] != (size, size):
+            images = F.interpolate(images, (size, size), mode="bilinear", align_corners=False)
+        return (images - self.pixel_mean) / self.pixel_std
+
+    def image_embeddings(self, images: torch.Tensor) -> torch.Tensor:
+        """[B, 3, H, W] RGB in [0, 1], any H and W → [B, C, g, g] (official: [B, 256, 64, 64])."""
+        return self.image_encoder(self.preprocess(images))
+
+    def encode_prompts(
+        self, points: torch.Tensor, labels: torch.Tensor, image_size: tuple[int, int]
+    ) -> torch.Tensor:
+        """points [B, Q, P, 2] (x, y) in pixels of the image_size=(H, W) input, labels [B, Q, P]
+        → sparse embeddings [B, Q, max_points, C]."""
+        max_points = self.config.max_points
+        if points.shape[2] > max_points:
+            raise ValueError(f"at most {max_points} prompt points per query (a box counts 2)")
+        height, width = image_size
+        scale = self.config.img_size
+        # Independent x/y scaling (matches the stretch); negative coordinates become -1.
+        x = torch.where(points[..., 0] >= 0, points[..., 0] * scale / width, -1.0)
+        y = torch.where(points[..., 1] >= 0, points[..., 1] * scale / height, -1.0)
+        rescaled = torch.stack([x, y], dim=-1)
+        missing = max_points - points.shape[2]
+        rescaled = F.pad(rescaled, (0, 0, 0, missing), value=-1.0)
+        labels = F.pad(labels, (0, missing), value=LABEL_PADDING)
+        b, q = points.shape[:2]
+        sparse = self.prompt_encoder(rescaled.flatten(0, 1), labels.flatten(0, 1))
+        return sparse.reshape(b, q, max_points, -1)
+
+    def decode(
+        self, embeddings: torch.Tensor, points: torch.Tensor, labels: torch.Tensor,
+        image_size: tuple[int, int], multimask: bool = True,
+        output_size: tuple[int, int] | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The official `predict_masks` on raw point prompts.
+
+        Returns logits [B, Q, M, 4g, 4g] (or bicubic-upsampled to `output_size`) and raw IoU
+        predictions [B, Q, M], with M = 3 if `multimask` else 1.
+        """
+        b, q = points.shape[:2]
+        sparse = self.encode_prompts(points, labels, image_size)
+        logits, iou = self.mask_decoder(
+            embeddings, self.prompt_encoder.get_dense_pe(), sparse, multimask
+        )
+        if output_size is not None:
+            logits = F.interpolate(logits, output_size, mode="bicubic", align_corners=False)
+        return logits.reshape(b, q, *logits.shape[1:]), iou.reshape(b, q, -1)
+
+    def predict_masks(
+        self, embeddings: torch.Tensor, boxes: torch.Tensor, image_size: tuple[int, int],
+        multimask: bool = True, output_size: tuple[int, int] | None = None,
+        points: torch.Tensor | None = None, point_labels: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Box prompts (plus optional clicks) → (logits, iou).
+
+        Arguments:
+          embeddings: [B, C, g, g] from `image_embeddings`.
+          boxes: [B, Q, 4] xyxy in pixels of the image_size=(H, W) input.
+          points, point_labels: optional clicks [B, Q, P, 2] with labels [B, Q, P]
+            (1 positive, 0 negative, -1 ignored), P ≤ 4.
+        Returns:
+          logits [B, Q, M, 4g, 4g] (upsampled to `output_size` if given), iou [B, Q, M] raw.
+        """
+        if boxes.ndim != 3 or boxes.shape[-1] != 4:
+            raise ValueError(f"boxes must be [B, Q, 4], got {tuple(boxes.shape)}")
+        b, q = boxes.shape[:2]
+        corners = boxes.reshape(b, q, 2, 2)
+        corner_labels = torch.tensor(
+            [LABEL_BOX_TOP_LEFT, LABEL_BOX_BOTTOM_RIGHT], device=boxes.device
+        ).expand(b, q, 2)
+        if points is not None:
+            if point_labels is None or point_labels.shape != points.shape[:3]:
+                raise ValueError("point_labels must be given with points, shaped [B, Q, P]")
+            corners = torch.cat([corners, points.to(corners.dtype)], dim=2)
+            corner_labels = torch.cat([corner_labels, point_labels.to(corner_labels)], dim=2)
+        return self.decode(embeddings, corners, corner_labels, image_size, multimask, output_size)
+
+    def forward(
+        self, images: torch.Tensor, points: torch.Tensor, labels: torch.Tensor,
+        scale_to_original_image_size: bool = True,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The official `EfficientSam.forward`: always three (multimask) outputs."""
+        image_size = (images.shape[-2], images.shape[-1])
+        output_size = image_size if scale_to_original_image_size else None
+        return self.decode(
+            self.image_embeddings(images), points, labels, image_size, True, output_size
+        )
