@@ -12,6 +12,7 @@ object is ever unpickled):
 from __future__ import annotations
 
 import os
+import pickle
 import tempfile
 import zipfile
 from pathlib import Path
@@ -44,12 +45,15 @@ def _load_file(path: Path) -> Any:
             raise CheckpointError(f"{path}: not a readable safetensors file ({err})") from err
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError) as err:
+    except pickle.UnpicklingError as err:
+        if "allowed global" in str(err):
+            raise CheckpointError(
+                f"{path}: refused to load: it holds objects other than tensors and plain "
+                "containers (only weights_only files are read)"
+            ) from err
         raise CheckpointError(f"{path}: truncated or not a checkpoint ({err})") from err
-    except Exception as err:  # e.g. pickle.UnpicklingError for arbitrary objects
-        raise CheckpointError(
-            f"{path}: refused to load (only tensors and plain containers are allowed): {err}"
-        ) from err
+    except (RuntimeError, EOFError, KeyError, zipfile.BadZipFile, ValueError) as err:
+        raise CheckpointError(f"{path}: truncated or not a checkpoint ({err})") from err
 
 
 def _as_state_dict(obj: Any, path: Path) -> dict[str, torch.Tensor]:

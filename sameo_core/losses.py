@@ -1,0 +1,180 @@
+"""SAMEO training losses (paper eq. 2-5): L = Dice + Focal + 0.05 * |IoU_pred - IoU|.
+
+Pure functions with a ``reduction`` argument, plus :class:`SameoCriterion`, which returns the
+named loss terms (DETR style) that the engine weights with ``weight_dict`` and logs one by one.
+
+Decisions on points the paper and the public code leave open (see
+``/work/shared/notes/sameo_training.md`` sections 3 and 7):
+
+* Dice is computed per mask on sigmoid probabilities with +1 smoothing,
+  ``1 - (2*sum(p*t) + 1) / (sum(p) + sum(t) + 1)`` (the standard form of eq. 3).
+* Focal loss is torchvision's ``sigmoid_focal_loss`` with gamma = 2 (paper) and alpha = 0.25
+  (torchvision/detectron2 default; the paper states no alpha), averaged over the pixels of a mask.
+* The IoU target is the IoU of the *binarised* prediction (logits > 0, the threshold used at
+  inference) with the ground truth, at the resolution the loss is computed at, without gradient.
+* Multimask supervision, option (a) of the notes: the decoder emits 3 masks; only the mask with
+  the lowest Dice + Focal loss receives the mask loss (SAM's min-loss rule), while the IoU head is
+  trained on all 3 outputs. At test time the output with the best *predicted* IoU is taken, as in
+  the authors' evaluation script (``test_net_aissam_eff.py``), so the IoU head must rank all three
+  outputs, not only the one that happened to win during training.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torchvision.ops import sigmoid_focal_loss as _tv_sigmoid_focal_loss
+
+_REDUCTIONS = ("none", "mean", "sum")
+
+
+def _reduce(loss: Tensor, reduction: str) -> Tensor:
+    if reduction == "none":
+        return loss
+    if reduction == "mean":
+        return loss.mean() if loss.numel() else loss.sum()
+    if reduction == "sum":
+        return loss.sum()
+    raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+
+
+def _check_pair(logits: Tensor, targets: Tensor) -> None:
+    if logits.shape != targets.shape:
+        raise ValueError(f"logits {tuple(logits.shape)} and targets {tuple(targets.shape)} differ")
+    if logits.dim() < 2:
+        raise ValueError(f"expected masks of shape [..., H, W], got {tuple(logits.shape)}")
+
+
+def dice_loss(logits: Tensor, targets: Tensor, reduction: str = "mean") -> Tensor:
+    """Dice loss on sigmoid probabilities (paper eq. 3), one value per mask.
+
+    Args:
+        logits: ``[..., H, W]`` mask logits.
+        targets: ``[..., H, W]`` ground truth in {0, 1} (float), same shape as ``logits``.
+        reduction: ``'none'`` (shape ``[...]``), ``'mean'`` or ``'sum'``.
+    """
+    _check_pair(logits, targets)
+    probs = logits.sigmoid().flatten(-2)
+    targets = targets.to(probs.dtype).flatten(-2)
+    numerator = 2 * (probs * targets).sum(-1) + 1
+    denominator = probs.sum(-1) + targets.sum(-1) + 1
+    return _reduce(1 - numerator / denominator, reduction)
+
+
+def focal_loss(
+    logits: Tensor,
+    targets: Tensor,
+    alpha: float = 0.25,
+    gamma: float = 2.0,
+    reduction: str = "mean",
+) -> Tensor:
+    """Sigmoid focal loss (paper eq. 4, gamma = 2) averaged over the pixels of each mask.
+
+    Args:
+        logits: ``[..., H, W]`` mask logits.
+        targets: ``[..., H, W]`` ground truth in {0, 1} (float).
+        alpha: class balance weight of torchvision's implementation; a negative value disables it.
+        gamma: focusing parameter.
+        reduction: ``'none'`` (shape ``[...]``, one value per mask), ``'mean'`` or ``'sum'``.
+    """
+    _check_pair(logits, targets)
+    per_pixel = _tv_sigmoid_focal_loss(
+        logits.float(), targets.float(), alpha=alpha, gamma=gamma, reduction="none"
+    )
+    return _reduce(per_pixel.flatten(-2).mean(-1), reduction)
+
+
+@torch.no_grad()
+def mask_iou(logits: Tensor, targets: Tensor, threshold: float = 0.0) -> Tensor:
+    """IoU of the binarised prediction ``logits > threshold`` with ``targets``, per mask ``[...]``.
+
+    An empty prediction of an empty target counts as IoU 1.
+    """
+    _check_pair(logits, targets)
+    pred = (logits > threshold).flatten(-2)
+    gt = targets.flatten(-2) > 0.5
+    inter = (pred & gt).sum(-1).float()
+    union = (pred | gt).sum(-1).float()
+    return torch.where(union > 0, inter / union.clamp(min=1), torch.ones_like(union))
+
+
+def iou_loss(
+    iou_pred: Tensor, logits: Tensor, targets: Tensor, reduction: str = "mean"
+) -> Tensor:
+    """L1 between the predicted IoU and the IoU of the thresholded prediction (paper eq. 5).
+
+    Args:
+        iou_pred: ``[...]`` raw IoU-head outputs.
+        logits: ``[..., H, W]`` mask logits (the target is computed without gradient).
+        targets: ``[..., H, W]`` ground truth in {0, 1}.
+        reduction: ``'none'``, ``'mean'`` or ``'sum'``.
+    """
+    target_iou = mask_iou(logits.detach(), targets)
+    if iou_pred.shape != target_iou.shape:
+        raise ValueError(f"iou_pred {tuple(iou_pred.shape)} != masks {tuple(target_iou.shape)}")
+    return _reduce((iou_pred.float() - target_iou).abs(), reduction)
+
+
+def resize_targets(targets: Tensor, size: tuple[int, int]) -> Tensor:
+    """Resize binary ``[N, H, W]`` masks to ``size`` by area averaging, re-binarised at 0.5."""
+    if tuple(targets.shape[-2:]) == tuple(size):
+        return targets.float()
+    pooled = F.interpolate(targets[:, None].float(), size=size, mode="area")
+    return (pooled[:, 0] >= 0.5).float()
+
+
+class SameoCriterion(nn.Module):
+    """Returns the named loss terms of SAMEO for a batch of prompted instances.
+
+    The engine sums ``loss_dict[k] * weight_dict[k]``; the paper's weights are
+    ``{'loss_dice': 1, 'loss_focal': 1, 'loss_iou': 0.05}``.
+    """
+
+    def __init__(self, focal_alpha: float = 0.25, focal_gamma: float = 2.0) -> None:
+        super().__init__()
+        self.focal_alpha = focal_alpha
+        self.focal_gamma = focal_gamma
+
+    def forward(self, logits: Tensor, iou_pred: Tensor, targets: Tensor) -> dict[str, Tensor]:
+        """Compute the loss terms.
+
+        Args:
+            logits: ``[N, K, h, w]`` mask logits of N instances with K outputs (K = 3 or 1).
+            iou_pred: ``[N, K]`` predicted IoUs.
+            targets: ``[N, H, W]`` binary amodal ground truth; resized to ``h x w`` if needed.
+
+        Returns:
+            ``loss_dice``, ``loss_focal``, ``loss_iou`` (scalars), plus ``iou`` (mean IoU of the
+            supervised output, a metric without gradient).
+        """
+        if logits.dim() != 4 or iou_pred.shape != logits.shape[:2]:
+            raise ValueError(
+                f"expected logits [N,K,h,w] and iou_pred [N,K], got {tuple(logits.shape)} "
+                f"and {tuple(iou_pred.shape)}"
+            )
+        targets = resize_targets(targets, tuple(logits.shape[-2:]))
+        expanded = targets[:, None].expand_as(logits)
+        dice = dice_loss(logits, expanded, reduction="none")
+        focal = focal_loss(
+            logits, expanded, self.focal_alpha, self.focal_gamma, reduction="none"
+        )
+        best = (dice + focal).detach().argmin(dim=1, keepdim=True)  # min-loss output per instance
+        iou_terms = iou_loss(iou_pred, logits, expanded, reduction="none")
+        return {
+            "loss_dice": dice.gather(1, best).mean(),
+            "loss_focal": focal.gather(1, best).mean(),
+            "loss_iou": iou_terms.mean(),
+            "iou": mask_iou(logits.detach(), expanded).gather(1, best).mean(),
+        }
+
+
+PAPER_WEIGHTS: dict[str, float] = {"loss_dice": 1.0, "loss_focal": 1.0, "loss_iou": 0.05}
+
+
+def weighted_total(loss_dict: dict[str, Tensor], weight_dict: dict[str, float]) -> Tensor:
+    """``sum(loss_dict[k] * weight_dict[k])`` over the weighted terms (DETR's engine rule)."""
+    missing = [k for k in weight_dict if k not in loss_dict]
+    if missing:
+        raise KeyError(f"loss terms {missing} are weighted but not computed")
+    return sum(loss_dict[k] * w for k, w in weight_dict.items())

@@ -1,0 +1,256 @@
+"""Numpy-in / numpy-out amodal prediction for one image and many box prompts."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import torch
+
+from .boxes import as_box_array, sanitize_boxes
+from .model import Sameo
+from .postprocess import upsample_mask_roi
+
+MaskSelection = Literal["best_iou", "first", "single"]
+
+
+@dataclass(frozen=True)
+class PredictorConfig:
+    """Inference settings.
+
+    mask_selection: "best_iou" takes, of the three outputs, the one with the highest predicted
+      IoU (the authors' evaluation code and the official examples); "first" takes output 0 of
+      the three; "single" runs the single-mask token instead.
+    chunk_size: boxes decoded per batched decoder call. On a 2-core CPU, chunks of 2–4 beat both
+      one call per box and one call for all boxes (`../BENCHMARKS.md`); on a GPU use 32 or more.
+    invalid_boxes: "raise" a ValueError naming the bad boxes, or "skip" them (see
+      `AmodalPredictor.last_rejected`).
+    """
+
+    mask_threshold: float = 0.0
+    chunk_size: int = 4
+    mask_selection: MaskSelection = "best_iou"
+    invalid_boxes: Literal["raise", "skip"] = "raise"
+
+    def __post_init__(self) -> None:
+        if self.chunk_size < 1:
+            raise ValueError("chunk_size must be ≥ 1")
+        if self.mask_selection not in ("best_iou", "first", "single"):
+            raise ValueError(f"unknown mask_selection {self.mask_selection!r}")
+        if self.invalid_boxes not in ("raise", "skip"):
+            raise ValueError(f"invalid_boxes must be 'raise' or 'skip': {self.invalid_boxes!r}")
+
+
+@dataclass(frozen=True)
+class AmodalMask:
+    """The amodal mask of one prompt box.
+
+    index: position of the prompt in the boxes given to `predict`.
+    mask: bool [h, w] crop of the mask; `offset` (x0, y0) places it in the image (signed).
+    iou: the raw predicted IoU of the chosen output (not clamped, as the authors use it).
+    score: refined score ρ_front × ρ_ours (paper eq. 6); ρ_front = 1 without detector scores.
+    box: xyxy extent of the mask in image pixels (x2, y2 exclusive); zeros if the mask is empty.
+    prompt_box: the prompt as used, clipped to the image.
+    """
+
+    index: int
+    mask: np.ndarray
+    offset: tuple[int, int]
+    iou: float
+    score: float
+    box: np.ndarray
+    prompt_box: np.ndarray
+
+    @property
+    def area(self) -> int:
+        return int(self.mask.sum())
+
+    def full_mask(self, height: int, width: int) -> np.ndarray:
+        """The mask pasted into a bool [height, width] image (parts outside are cut off)."""
+        full = np.zeros((height, width), bool)
+        x0, y0 = self.offset
+        h, w = self.mask.shape
+        top, left = max(y0, 0), max(x0, 0)
+        bottom, right = min(y0 + h, height), min(x0 + w, width)
+        if bottom > top and right > left:
+            crop = self.mask[top - y0 : bottom - y0, left - x0 : right - x0]
+            full[top:bottom, left:right] = crop
+        return full
+
+
+def _check_image(image: np.ndarray) -> None:
+    if not isinstance(image, np.ndarray):
+        raise TypeError(f"image must be a numpy array, got {type(image).__name__}")
+    if image.dtype != np.uint8:
+        raise TypeError(f"image must be uint8 RGB, got dtype {image.dtype}")
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"image must be [H, W, 3] RGB, got shape {image.shape}")
+    if image.shape[0] < 1 or image.shape[1] < 1:
+        raise ValueError(f"image is empty: shape {image.shape}")
+
+
+class AmodalPredictor:
+    """Runs the encoder once per image (`set_image`) and decodes boxes in batches (`predict`)."""
+
+    def __init__(
+        self, model: Sameo, device: str | torch.device = "cpu",
+        dtype: torch.dtype = torch.float32, config: PredictorConfig | None = None,
+    ) -> None:
+        self.device = torch.device(device)
+        if dtype not in (torch.float32, torch.float16, torch.bfloat16):
+            raise ValueError(f"dtype must be float32, float16 or bfloat16, not {dtype}")
+        if dtype != torch.float32 and self.device.type != "cuda":
+            raise ValueError("float16/bfloat16 autocast is for CUDA; use float32 on CPU")
+        self.model = model.to(self.device).eval()
+        self.dtype = dtype
+        self.config = config or PredictorConfig()
+        self.last_rejected: dict[int, str] = {}
+        self.timings: dict[str, float] = {}
+        self._embeddings: torch.Tensor | None = None
+        self._image_size: tuple[int, int] | None = None
+
+    def _autocast(self) -> torch.autocast:
+        enabled = self.dtype != torch.float32
+        return torch.autocast(self.device.type, dtype=self.dtype, enabled=enabled)
+
+    @property
+    def image_size(self) -> tuple[int, int] | None:
+        return self._image_size
+
+    @torch.inference_mode()
+    def set_image(self, image: np.ndarray) -> None:
+        """Encode an RGB uint8 [H, W, 3] image; replaces any previous image."""
+        _check_image(image)
+        start = time.perf_counter()
+        tensor = torch.from_numpy(np.ascontiguousarray(image)).to(self.device)
+        tensor = tensor.permute(2, 0, 1)[None].float().div_(255.0)
+        with self._autocast():
+            self._embeddings = self.model.image_embeddings(tensor)
+        self._image_size = (image.shape[0], image.shape[1])
+        self._sync()
+        self.timings = {"encoder_s": time.perf_counter() - start}
+
+    def _sync(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+
+    def reset_image(self) -> None:
+        self._embeddings, self._image_size = None, None
+
+    @torch.inference_mode()
+    def predict(
+        self, boxes: np.ndarray, scores: np.ndarray | None = None,
+        points: np.ndarray | None = None, point_labels: np.ndarray | None = None,
+    ) -> list[AmodalMask]:
+        """Amodal masks for xyxy pixel boxes [N, 4] of the current image.
+
+        scores: optional detector scores [N] (ρ_front). points / point_labels: optional clicks
+        per box, [N, P, 2] pixels and [N, P] labels (1 positive, 0 negative, -1 ignored), P ≤ 4.
+        Invalid boxes (non-finite, zero/negative size, outside the image, non-finite score)
+        raise a ValueError or are left out, per `config.invalid_boxes`; boxes reaching out of
+        the image are clipped to it. An empty box list gives an empty list.
+        """
+        if self._embeddings is None or self._image_size is None:
+            raise RuntimeError("call set_image() before predict()")
+        start = time.perf_counter()
+        boxes = as_box_array(boxes)
+        scores = self._check_per_box(scores, len(boxes), "scores", (len(boxes),))
+        points, point_labels = self._check_points(points, point_labels, len(boxes))
+        clipped, rejected = sanitize_boxes(boxes, self._image_size, scores)
+        self.last_rejected = rejected
+        if rejected and self.config.invalid_boxes == "raise":
+            raise ValueError(f"invalid boxes (index: reason): {rejected}")
+        keep = [i for i in range(len(boxes)) if i not in rejected]
+        results = []
+        for chunk_start in range(0, len(keep), self.config.chunk_size):
+            chunk = keep[chunk_start : chunk_start + self.config.chunk_size]
+            results.extend(self._predict_chunk(chunk, clipped, scores, points, point_labels))
+        self._sync()
+        self.timings["decoder_s"] = time.perf_counter() - start
+        return results
+
+    @staticmethod
+    def _check_per_box(
+        values: np.ndarray | None, n: int, name: str, shape: tuple[int, ...]
+    ) -> np.ndarray | None:
+        if values is None:
+            return None
+        array = np.asarray(values)
+        if array.dtype.kind not in "fiu":
+            raise TypeError(f"{name} must be numeric, got dtype {array.dtype}")
+        if array.shape != shape:
+            raise ValueError(f"{name} must have shape {shape} for {n} boxes, got {array.shape}")
+        return array.astype(np.float64)
+
+    def _check_points(
+        self, points: np.ndarray | None, labels: np.ndarray | None, n: int
+    ) -> tuple[np.ndarray | None, np.ndarray | None]:
+        if points is None and labels is None:
+            return None, None
+        if points is None or labels is None:
+            raise ValueError("points and point_labels must be given together")
+        points = np.asarray(points, dtype=np.float64)
+        if points.ndim != 3 or points.shape[0] != n or points.shape[2] != 2:
+            raise ValueError(f"points must be [N={n}, P, 2], got {points.shape}")
+        if points.shape[1] > self.model.config.max_points - 2:
+            raise ValueError(f"at most {self.model.config.max_points - 2} points per box")
+        if not np.isfinite(points).all():
+            raise ValueError("points must be finite")
+        labels = self._check_per_box(labels, n, "point_labels", points.shape[:2])
+        if not np.isin(labels, (-1, 0, 1)).all():
+            raise ValueError("point_labels must be 1 (positive), 0 (negative) or -1 (ignored)")
+        return points, labels
+
+    def _decode(
+        self, boxes: torch.Tensor, points: torch.Tensor | None, labels: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """→ chosen logits [n, h, w] (float32) and their raw IoU [n]."""
+        multimask = self.config.mask_selection != "single"
+        with self._autocast():
+            logits, iou = self.model.predict_masks(
+                self._embeddings, boxes[None], self._image_size, multimask=multimask,
+                points=None if points is None else points[None],
+                point_labels=None if labels is None else labels[None],
+            )
+        logits, iou = logits[0].float(), iou[0].float()
+        if self.config.mask_selection == "best_iou":
+            choice = iou.argmax(dim=1)
+        else:
+            choice = torch.zeros(len(iou), dtype=torch.long, device=iou.device)
+        rows = torch.arange(len(iou), device=iou.device)
+        return logits[rows, choice], iou[rows, choice]
+
+    def _predict_chunk(
+        self, chunk: list[int], boxes: np.ndarray, scores: np.ndarray | None,
+        points: np.ndarray | None, labels: np.ndarray | None,
+    ) -> list[AmodalMask]:
+        def to_tensor(array: np.ndarray | None) -> torch.Tensor | None:
+            if array is None:
+                return None
+            return torch.as_tensor(array[chunk], dtype=torch.float32, device=self.device)
+
+        logits, ious = self._decode(to_tensor(boxes), to_tensor(points), to_tensor(labels))
+        results = []
+        for row, index in enumerate(chunk):
+            mask, offset = upsample_mask_roi(
+                logits[row], self._image_size, self.config.mask_threshold
+            )
+            iou = float(ious[row])
+            front = 1.0 if scores is None else float(scores[index])
+            results.append(AmodalMask(
+                index=index, mask=mask, offset=offset, iou=iou, score=front * iou,
+                box=_mask_box(mask, offset), prompt_box=boxes[index].astype(np.float32),
+            ))
+        return results
+
+
+def _mask_box(mask: np.ndarray, offset: tuple[int, int]) -> np.ndarray:
+    if mask.size == 0 or not mask.any():
+        return np.zeros(4, np.float32)
+    x0, y0 = offset
+    return np.array([x0, y0, x0 + mask.shape[1], y0 + mask.shape[0]], np.float32)
+
+
+__all__ = ["AmodalMask", "AmodalPredictor", "PredictorConfig"]

@@ -1,0 +1,140 @@
+"""AmodalPredictor: agreement with the model's own outputs, batching, and every bad input."""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from sameo_core.model import build_sameo
+from sameo_core.predictor import AmodalPredictor, PredictorConfig
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    return build_sameo("test")
+
+
+@pytest.fixture
+def image():
+    rng = np.random.default_rng(0)
+    return rng.integers(0, 256, (60, 80, 3), dtype=np.uint8)
+
+
+BOXES = np.array([[5, 5, 40, 30], [20, 10, 70, 55], [0, 0, 80, 60]], np.float32)
+
+
+def _reference_masks(model, image, boxes, selection="best_iou"):
+    """Straight from the model: all outputs upsampled to full size, then one chosen."""
+    tensor = torch.from_numpy(image).permute(2, 0, 1)[None].float() / 255
+    with torch.inference_mode():
+        emb = model.image_embeddings(tensor)
+        logits, iou = model.predict_masks(emb, torch.from_numpy(boxes)[None], image.shape[:2])
+    full = F.interpolate(logits[0], image.shape[:2], mode="bicubic", align_corners=False)
+    choice = iou[0].argmax(1) if selection == "best_iou" else torch.zeros(len(boxes), dtype=int)
+    rows = torch.arange(len(boxes))
+    return (full[rows, choice] >= 0).numpy(), iou[0][rows, choice].numpy()
+
+
+@pytest.mark.parametrize("selection", ["best_iou", "first"])
+@pytest.mark.parametrize("chunk_size", [1, 2, 8])
+def test_masks_equal_full_resolution_reference(model, image, selection, chunk_size):
+    predictor = AmodalPredictor(model, config=PredictorConfig(
+        chunk_size=chunk_size, mask_selection=selection))
+    predictor.set_image(image)
+    results = predictor.predict(BOXES)
+    expected, expected_iou = _reference_masks(model, image, BOXES, selection)
+    assert [r.index for r in results] == [0, 1, 2]
+    for result, mask, iou in zip(results, expected, expected_iou):
+        np.testing.assert_array_equal(result.full_mask(60, 80), mask)
+        assert result.iou == pytest.approx(float(iou), abs=1e-5)
+        assert result.score == pytest.approx(result.iou)
+
+
+def test_result_geometry_and_scores(model, image):
+    predictor = AmodalPredictor(model)
+    predictor.set_image(image)
+    scores = np.array([0.5, 0.9, 0.1])
+    for result in predictor.predict(BOXES, scores=scores):
+        assert result.mask.dtype == bool
+        x0, y0 = result.offset
+        if result.mask.any():
+            np.testing.assert_array_equal(
+                result.box, [x0, y0, x0 + result.mask.shape[1], y0 + result.mask.shape[0]])
+        assert result.score == pytest.approx(scores[result.index] * result.iou)
+        assert result.area == result.full_mask(60, 80).sum()
+
+
+def test_single_mask_selection(model, image):
+    predictor = AmodalPredictor(model, config=PredictorConfig(mask_selection="single"))
+    predictor.set_image(image)
+    tensor = torch.from_numpy(image).permute(2, 0, 1)[None].float() / 255
+    with torch.inference_mode():
+        emb = model.image_embeddings(tensor)
+        _, iou = model.predict_masks(emb, torch.from_numpy(BOXES)[None], (60, 80), False)
+    got = [r.iou for r in predictor.predict(BOXES)]
+    np.testing.assert_allclose(got, iou[0, :, 0].numpy(), atol=1e-5)
+
+
+def test_points_change_the_prediction(model, image):
+    predictor = AmodalPredictor(model)
+    predictor.set_image(image)
+    plain = predictor.predict(BOXES[:1])[0]
+    clicked = predictor.predict(
+        BOXES[:1], points=np.array([[[20, 20], [35, 25]]]), point_labels=np.array([[1, 0]]))[0]
+    assert plain.iou != clicked.iou
+
+
+def test_empty_box_list(model, image):
+    predictor = AmodalPredictor(model)
+    predictor.set_image(image)
+    assert predictor.predict(np.zeros((0, 4))) == []
+    assert predictor.predict([]) == []
+
+
+def test_invalid_boxes_raise_or_skip(model, image):
+    boxes = np.array([[5, 5, 40, 30], [np.nan, 1, 2, 3], [10, 10, 10, 20], [100, 70, 120, 90],
+                      [-30, -20, 30, 40]])
+    strict = AmodalPredictor(model)
+    strict.set_image(image)
+    with pytest.raises(ValueError, match="invalid boxes"):
+        strict.predict(boxes)
+    lenient = AmodalPredictor(model, config=PredictorConfig(invalid_boxes="skip"))
+    lenient.set_image(image)
+    results = lenient.predict(boxes)
+    assert [r.index for r in results] == [0, 4]
+    assert set(lenient.last_rejected) == {1, 2, 3}
+    np.testing.assert_array_equal(results[1].prompt_box, [0, 0, 30, 40])
+
+
+@pytest.mark.parametrize("bad, error", [
+    (np.zeros((60, 80, 3), np.float32), TypeError),
+    (np.zeros((60, 80), np.uint8), ValueError),
+    (np.zeros((60, 80, 4), np.uint8), ValueError),
+    (np.zeros((0, 80, 3), np.uint8), ValueError),
+    ([[1, 2, 3]], TypeError),
+])
+def test_bad_images(model, bad, error):
+    with pytest.raises(error):
+        AmodalPredictor(model).set_image(bad)
+
+
+def test_bad_arguments(model, image):
+    predictor = AmodalPredictor(model)
+    with pytest.raises(RuntimeError, match="set_image"):
+        predictor.predict(BOXES)
+    predictor.set_image(image)
+    with pytest.raises(ValueError, match=r"\[N, 4\]"):
+        predictor.predict(np.zeros((3, 5)))
+    with pytest.raises(ValueError, match="scores"):
+        predictor.predict(BOXES, scores=np.ones(2))
+    with pytest.raises(ValueError, match="together"):
+        predictor.predict(BOXES, points=np.zeros((3, 1, 2)))
+    with pytest.raises(ValueError, match="at most"):
+        predictor.predict(BOXES, points=np.zeros((3, 5, 2)), point_labels=np.ones((3, 5)))
+    with pytest.raises(ValueError, match="point_labels"):
+        predictor.predict(BOXES, points=np.zeros((3, 1, 2)), point_labels=np.full((3, 1), 2))
+    with pytest.raises(ValueError, match="CUDA"):
+        AmodalPredictor(predictor.model, dtype=torch.float16)
+    with pytest.raises(ValueError, match="chunk_size"):
+        PredictorConfig(chunk_size=0)
