@@ -23,19 +23,20 @@ class PredictorConfig:
     mask_selection: "best_iou" takes, of the three outputs, the one with the highest predicted
       IoU (the authors' evaluation code and the official examples); "first" takes output 0 of
       the three; "single" runs the single-mask token instead.
-    chunk_size: boxes decoded per batched decoder call. On a 2-core CPU, chunks of 2–4 beat both
-      one call per box and one call for all boxes (`../BENCHMARKS.md`); on a GPU use 32 or more.
+    chunk_size: boxes decoded per batched decoder call; None picks 4 on CPU (on a 2-core CPU
+      chunks of 2–4 beat both one call per box and one call for all boxes, see BENCHMARKS.md)
+      and 64 on CUDA.
     invalid_boxes: "raise" a ValueError naming the bad boxes, or "skip" them (see
       `AmodalPredictor.last_rejected`).
     """
 
     mask_threshold: float = 0.0
-    chunk_size: int = 4
+    chunk_size: int | None = None
     mask_selection: MaskSelection = "best_iou"
     invalid_boxes: Literal["raise", "skip"] = "raise"
 
     def __post_init__(self) -> None:
-        if self.chunk_size < 1:
+        if self.chunk_size is not None and self.chunk_size < 1:
             raise ValueError("chunk_size must be ≥ 1")
         if self.mask_selection not in ("best_iou", "first", "single"):
             raise ValueError(f"unknown mask_selection {self.mask_selection!r}")
@@ -163,9 +164,10 @@ class AmodalPredictor:
         if rejected and self.config.invalid_boxes == "raise":
             raise ValueError(f"invalid boxes (index: reason): {rejected}")
         keep = [i for i in range(len(boxes)) if i not in rejected]
+        chunk_size = self.config.chunk_size or (64 if self.device.type == "cuda" else 4)
         results = []
-        for chunk_start in range(0, len(keep), self.config.chunk_size):
-            chunk = keep[chunk_start : chunk_start + self.config.chunk_size]
+        for chunk_start in range(0, len(keep), chunk_size):
+            chunk = keep[chunk_start : chunk_start + chunk_size]
             results.extend(self._predict_chunk(chunk, clipped, scores, points, point_labels))
         self._sync()
         self.timings["decoder_s"] = time.perf_counter() - start

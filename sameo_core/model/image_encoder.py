@@ -73,6 +73,7 @@ class ImageEncoderViT(nn.Module):
     ) -> None:
         super().__init__()
         self.img_size = img_size
+        self.pretrain_grid = pretrain_grid
         # Parameter registered first so that state_dict order matches the official files.
         self.pos_embed = nn.Parameter(torch.zeros(1, 1 + pretrain_grid**2, embed_dim))
         self.patch_embed = PatchEmbed(patch_size, 3, embed_dim)
@@ -86,9 +87,8 @@ class ImageEncoderViT(nn.Module):
 
     def absolute_pos_embed(self, grid_h: int, grid_w: int) -> torch.Tensor:
         """Position table [1, h, w, D]: cls slot dropped, bicubic-resized from pretraining."""
-        table = self.pos_embed[:, 1:]
-        side = int(round(table.shape[1] ** 0.5))
-        table = table.reshape(1, side, side, -1)
+        side = self.pretrain_grid
+        table = self.pos_embed[:, 1:].reshape(1, side, side, -1)
         if (side, side) == (grid_h, grid_w):
             return table
         table = F.interpolate(

@@ -41,13 +41,14 @@ class Sameo(nn.Module):
         """[B, 3, H, W] RGB in [0, 1] → normalised [B, 3, S, S].
 
         As the official code: a plain bilinear stretch to the square input (aspect ratio not
-        kept, no padding, no antialiasing), then normalisation.
+        kept, no padding, no antialiasing), then normalisation. (The official code skips the
+        resize for square inputs of the right size; resizing them is the identity, and one code
+        path keeps exported graphs shape-independent.)
         """
         if images.ndim != 4 or images.shape[1] != 3:
             raise ValueError(f"images must be [B, 3, H, W], got {tuple(images.shape)}")
         size = self.config.img_size
-        if images.shape[-2:] != (size, size):
-            images = F.interpolate(images, (size, size), mode="bilinear", align_corners=False)
+        images = F.interpolate(images, (size, size), mode="bilinear", align_corners=False)
         return (images - self.pixel_mean) / self.pixel_std
 
     def image_embeddings(self, images: torch.Tensor) -> torch.Tensor:
@@ -55,10 +56,11 @@ class Sameo(nn.Module):
         return self.image_encoder(self.preprocess(images))
 
     def encode_prompts(
-        self, points: torch.Tensor, labels: torch.Tensor, image_size: tuple[int, int]
+        self, points: torch.Tensor, labels: torch.Tensor,
+        image_size: tuple[int, int] | torch.Tensor,
     ) -> torch.Tensor:
         """points [B, Q, P, 2] (x, y) in pixels of the image_size=(H, W) input, labels [B, Q, P]
-        → sparse embeddings [B, Q, max_points, C]."""
+        → sparse embeddings [B, Q, max_points, C]. image_size may be a tensor (ONNX export)."""
         max_points = self.config.max_points
         if points.shape[2] > max_points:
             raise ValueError(f"at most {max_points} prompt points per query (a box counts 2)")
