@@ -38,9 +38,7 @@ def rect_polygon(x0: float, y0: float, x1: float, y1: float) -> list[float]:
     return [x0, y0, x1, y0, x1, y1, x0, y1]
 
 
-def coco_file(
-    tmp: Path, annotations: list[dict[str, Any]], *, name: str = "ann.json"
-) -> Path:
+def coco_file(tmp: Path, annotations: list[dict[str, Any]], *, name: str = "ann.json") -> Path:
     data = {
         "images": [{"id": 1, "file_name": "a.png", "height": H, "width": W}],
         "annotations": annotations,
