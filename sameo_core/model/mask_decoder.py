@@ -56,9 +56,8 @@ class MaskDecoder(nn.Module):
         """
         b, q = sparse_prompt_embeddings.shape[:2]
         prompts = sparse_prompt_embeddings.flatten(0, 1)
-        src = image_embeddings.repeat_interleave(q, dim=0) if b > 1 else (
-            image_embeddings.expand(q, -1, -1, -1)
-        )
+        # One image: its embedding is broadcast to all queries inside the transformer.
+        src = image_embeddings.repeat_interleave(q, dim=0) if b > 1 else image_embeddings
         masks, iou = self.predict_all_tokens(src, image_pe, prompts)
         selected = slice(1, None) if multimask_output else slice(0, 1)
         return masks[:, selected], iou[:, selected]
@@ -66,8 +65,8 @@ class MaskDecoder(nn.Module):
     def predict_all_tokens(
         self, src: torch.Tensor, image_pe: torch.Tensor, prompts: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """src [N, C, g, g], prompts [N, P, C] → logits [N, 4, 4g, 4g], iou [N, 4]."""
-        n, c, h, w = src.shape
+        """src [N or 1, C, g, g], prompts [N, P, C] → logits [N, 4, 4g, 4g], iou [N, 4]."""
+        n, (c, h, w) = prompts.shape[0], src.shape[1:]
         output_tokens = torch.cat([self.iou_token.weight, self.mask_tokens.weight], dim=0)
         tokens = torch.cat([output_tokens.expand(n, -1, -1), prompts], dim=1)
         hs, image_tokens = self.transformer(src, image_pe, tokens)

@@ -33,9 +33,14 @@ class Attention(nn.Module):
         return x.reshape(b, n, self.num_heads, c // self.num_heads).transpose(1, 2)
 
     def forward(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """q [N or 1, Nq, C], k and v [N or 1, Nk, C]: a batch of 1 is projected once and
+        shared by all N (the image tokens before the first update are the same for every
+        prompt of an image)."""
         q = self._split_heads(self.q_proj(q))
         k = self._split_heads(self.k_proj(k))
         v = self._split_heads(self.v_proj(v))
+        n = max(q.shape[0], k.shape[0], v.shape[0])
+        q, k, v = (t.expand(n, -1, -1, -1) for t in (q, k, v))
         out = dot_product_attention(q, k, v)
         b, h, n, d = out.shape
         return self.out_proj(out.transpose(1, 2).reshape(b, n, h * d))
@@ -90,9 +95,11 @@ class TwoWayTransformer(nn.Module):
     def forward(
         self, image_embedding: torch.Tensor, image_pe: torch.Tensor, point_embedding: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """image_embedding, image_pe [N, C, h, w]; point_embedding [N, T, C].
+        """image_embedding [N or 1, C, h, w], image_pe [1, C, h, w], point_embedding [N, T, C].
 
-        Returns the processed tokens [N, T, C] and image tokens [N, h*w, C].
+        Returns the processed tokens [N, T, C] and image tokens [N, h*w, C]. One image
+        embedding for all N prompts is not copied: it is broadcast until the first layer
+        updates the image tokens per prompt.
         """
         keys = image_embedding.flatten(2).transpose(1, 2)
         key_pe = image_pe.flatten(2).transpose(1, 2)
@@ -101,4 +108,4 @@ class TwoWayTransformer(nn.Module):
             queries, keys = layer(queries, keys, point_embedding, key_pe)
         q, k = queries + point_embedding, keys + key_pe
         queries = self.norm_final_attn(queries + self.final_attn_token_to_image(q, k, keys))
-        return queries, keys
+        return queries, keys.expand(queries.shape[0], -1, -1)
