@@ -1,0 +1,81 @@
+"""Node end-to-end latency: 640x480 frames with 20 detections through a real sameo_node over DDS.
+
+  python -m sameo_ros.benchmark [--checkpoint C | --variant vitt] --json out/ros_benchmark.json
+
+Latency = client publish -> AmodalMaskArray received (one frame in flight, after warm-up frames).
+Model time comes from the node's FrameStats of the same frame; everything else (conversion,
+visibility, message building, serialization, DDS transport both ways) is "outside the model".
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+from pathlib import Path
+
+import torch
+
+from .scene import scene_frame
+from .session import node_and_client, stream
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--checkpoint", type=Path, help="SAMEO checkpoint (default: random --variant)")
+    p.add_argument("--variant", default="vitt")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--frames", type=int, default=20)
+    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--detections", type=int, default=20)
+    p.add_argument("--width", type=int, default=640)
+    p.add_argument("--height", type=int, default=480)
+    p.add_argument("--chunk-size", type=int, default=4)
+    p.add_argument("--json", type=Path, help="write the figures here")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    parameters: dict[str, object] = {
+        "device": args.device,
+        "max_detections": args.detections,
+        "chunk_size": args.chunk_size,
+        "debug_image": False,
+    }
+    if args.checkpoint is not None:
+        parameters["checkpoint"] = str(args.checkpoint.resolve())
+    else:
+        parameters["variant"] = args.variant
+    side = min(args.width, args.height)
+    frames = [
+        scene_frame(
+            seed=k, size=side, canvas=(args.width, args.height), detections=args.detections
+        )
+        for k in range(args.warmup + args.frames)
+    ]
+    with node_and_client(parameters) as client:
+        stream(client, frames[: args.warmup], timeout=300.0)
+        report = stream(client, frames[args.warmup :], timeout=300.0, first_stamp=10**12)
+    figures = report.figures()
+    figures.update(
+        model=str(args.checkpoint or f"{args.variant} (random weights)"),
+        device=args.device,
+        image=f"{args.width}x{args.height}",
+        detections=args.detections,
+        chunk_size=args.chunk_size,
+        torch=torch.__version__,
+        cpus=os.cpu_count(),
+        machine=platform.processor() or platform.machine(),
+        load_average=os.getloadavg()[0],
+    )
+    for name, value in figures.items():
+        print(f"{name:36s} {value:.3f}" if isinstance(value, float) else f"{name:36s} {value}")
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(figures, indent=2))
+
+
+if __name__ == "__main__":
+    main()

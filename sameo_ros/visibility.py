@@ -1,0 +1,65 @@
+"""Which part of each amodal mask is visible, estimated from the masks of one frame alone.
+
+Depth order: the less of an instance's amodal mask lies outside its own prompt box (the detector
+boxes what it sees), the further in front it is taken to be (ties: the later detection in front).
+An instance's visible mask is its amodal mask inside the image minus the amodal masks of every
+instance in front of it: the masks are painted back to front and each keeps the pixels that still
+show it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _spill(mask: np.ndarray, offset: tuple[int, int], prompt_box: np.ndarray) -> float:
+    """Share of the mask's pixels outside the prompt box (0 = fully inside)."""
+    area = np.count_nonzero(mask)
+    if area == 0:
+        return 1.0
+    x0, y0 = offset
+    bx0, by0, bx1, by1 = (int(round(float(v))) for v in prompt_box)
+    left, top = max(bx0 - x0, 0), max(by0 - y0, 0)
+    inside = np.count_nonzero(mask[top : max(by1 - y0, top), left : max(bx1 - x0, left)])
+    return 1.0 - inside / area
+
+
+def _in_image(
+    shape: tuple[int, int], offset: tuple[int, int], image_hw: tuple[int, int]
+) -> tuple[slice, slice, slice, slice]:
+    """(image rows, image cols, mask rows, mask cols) where a mask ROI overlaps the image."""
+    x0, y0 = offset
+    top, left = max(y0, 0), max(x0, 0)
+    bottom = max(min(y0 + shape[0], image_hw[0]), top)
+    right = max(min(x0 + shape[1], image_hw[1]), left)
+    return (slice(top, bottom), slice(left, right), slice(top - y0, bottom - y0),
+            slice(left - x0, right - x0))  # fmt: skip
+
+
+def visible_masks(
+    masks: list[np.ndarray],
+    offsets: list[tuple[int, int]],
+    prompt_boxes: list[np.ndarray],
+    image_hw: tuple[int, int],
+) -> list[np.ndarray]:
+    """Visible part (bool, same ROI as the amodal crop) of each amodal mask."""
+    spills = [_spill(m, o, b) for m, o, b in zip(masks, offsets, prompt_boxes)]
+    back_to_front = sorted(range(len(masks)), key=lambda i: (-spills[i], i))
+    front_most = np.full(image_hw, -1, np.int16)  # index of the front-most mask at each pixel
+    windows = [_in_image(m.shape, o, image_hw) for m, o in zip(masks, offsets)]
+    for i in back_to_front:
+        rows, cols, mask_rows, mask_cols = windows[i]
+        front_most[rows, cols][masks[i][mask_rows, mask_cols]] = i
+    result = []
+    for i, mask in enumerate(masks):
+        rows, cols, mask_rows, mask_cols = windows[i]
+        visible = np.zeros_like(mask)
+        visible[mask_rows, mask_cols] = front_most[rows, cols] == i
+        result.append(visible)
+    return result
+
+
+def visible_fraction(amodal: np.ndarray, visible: np.ndarray) -> float:
+    """|visible| / |amodal|; NaN for an empty mask."""
+    area = np.count_nonzero(amodal)
+    return np.count_nonzero(visible) / area if area else float("nan")

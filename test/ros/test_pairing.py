@@ -1,0 +1,77 @@
+"""Stamp pairing of images and detections, and the newest-item hand-over slot."""
+
+from __future__ import annotations
+
+import threading
+
+from sameo_ros.latest import LatestSlot
+from sameo_ros.pairing import StampPairer
+
+MS = 1_000_000
+
+
+def test_exact_stamp_pairs_in_either_order() -> None:
+    pairer: StampPairer[str, str] = StampPairer(slop_ns=10 * MS)
+    assert pairer.add_image(100 * MS, "img100").pairs == []
+    pairs = pairer.add_detections(100 * MS, "det100").pairs
+    assert [(p.image, p.detections) for p in pairs] == [("img100", "det100")]
+    assert pairer.add_detections(200 * MS, "det200").pairs == []  # waits for its image
+    pairs = pairer.add_image(200 * MS, "img200").pairs
+    assert [(p.image, p.detections) for p in pairs] == [("img200", "det200")]
+    assert pairer.pending == 0 and pairer.unmatched_total == 0
+
+
+def test_exact_match_wins_over_a_nearer_approximate_one() -> None:
+    pairer: StampPairer[str, str] = StampPairer(slop_ns=50 * MS)
+    pairer.add_image(100 * MS, "img100")
+    pairer.add_image(103 * MS, "img103")
+    pairer.add_image(105 * MS, "img105")
+    pairs = pairer.add_detections(105 * MS, "det").pairs
+    assert pairs[0].image == "img105" and pairs[0].image_stamp == pairs[0].detections_stamp
+
+
+def test_nearest_within_slop_once_a_later_image_arrived() -> None:
+    pairer: StampPairer[str, str] = StampPairer(slop_ns=10 * MS)
+    pairer.add_image(100 * MS, "img100")
+    assert pairer.add_detections(104 * MS, "det104").pairs == []  # an exact image may follow
+    pairs = pairer.add_image(111 * MS, "img111").pairs
+    assert [(p.image, p.detections) for p in pairs] == [("img100", "det104")]
+
+
+def test_detections_without_image_within_slop_are_reported_unmatched() -> None:
+    pairer: StampPairer[str, str] = StampPairer(slop_ns=5 * MS)
+    pairer.add_image(100 * MS, "img100")
+    result = pairer.add_detections(50 * MS, "old")
+    assert result.pairs == [] and result.unmatched == [50 * MS]
+    pairer.add_detections(120 * MS, "det120")
+    result = pairer.add_image(140 * MS, "img140")
+    assert result.pairs == [] and result.unmatched == [120 * MS]
+    assert pairer.unmatched_total == 2 and pairer.pending == 0
+
+
+def test_each_image_is_used_once_and_pending_is_bounded() -> None:
+    pairer: StampPairer[str, str] = StampPairer(slop_ns=0, history=2)
+    pairer.add_image(1, "a")
+    assert len(pairer.add_detections(1, "d1").pairs) == 1
+    assert pairer.add_detections(1, "d1 again").unmatched == []  # image consumed: waits
+    pairer.add_detections(2, "d2")
+    result = pairer.add_detections(3, "d3")  # third pending one pushes the oldest out
+    assert result.unmatched == [1] and pairer.pending == 2
+
+
+def test_latest_slot_keeps_newest_and_counts_drops() -> None:
+    slot: LatestSlot[int] = LatestSlot()
+    assert slot.put(1) is False
+    assert slot.put(2) is True and slot.dropped == 1
+    assert slot.take(timeout=0.1) == 2
+    assert slot.take(timeout=0.01) is None
+
+
+def test_latest_slot_close_wakes_a_waiting_worker() -> None:
+    slot: LatestSlot[int] = LatestSlot()
+    got: list[object] = []
+    worker = threading.Thread(target=lambda: got.append(slot.take(timeout=10.0)))
+    worker.start()
+    slot.close()
+    worker.join(timeout=2.0)
+    assert not worker.is_alive() and got == [None] and slot.closed

@@ -1,0 +1,97 @@
+"""Offline replay over rosbag2 files (mcap and sqlite3), read back and decoded; no ROS needed."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from rosbags.rosbag2 import Reader
+from rosbags.typesys import Stores, get_typestore
+
+from sameo_ros.bagtypes import types_from_connection
+from sameo_ros.conversions import mono8_to_mask, stamp_ns
+from sameo_ros.scene import scene_frame
+
+from .bag_helpers import detections, image, input_typestore, write_bag
+
+REPO = Path(__file__).resolve().parents[2]
+SEC = 1_000_000_000
+
+
+def _input_messages() -> tuple[list, dict[int, object]]:
+    typestore = input_typestore()
+    frames = {k * SEC: scene_frame(seed=k, size=96) for k in (1, 2, 3)}
+    messages = []
+    for stamp, frame in frames.items():
+        messages += [
+            ("/image", image(typestore, frame.rgb, stamp)),
+            ("/detections", detections(typestore, frame, stamp)),
+        ]
+    bad = scene_frame(seed=9, size=96)  # a frame with a broken image: skipped, not fatal
+    messages += [
+        ("/image", image(typestore, bad.rgb, 4 * SEC, encoding="yuv422")),
+        ("/detections", detections(typestore, bad, 4 * SEC)),
+        ("/detections", detections(typestore, bad, 9 * SEC)),
+    ]  # no image at all
+    return messages, frames
+
+
+def _read_output(path: Path) -> dict[str, list]:
+    out: dict[str, list] = {}
+    with Reader(path) as reader:
+        typestore = get_typestore(Stores.EMPTY)
+        for connection in reader.connections:
+            typestore.register(types_from_connection(connection))
+        for connection, _, raw in reader.messages():
+            out.setdefault(connection.topic, []).append(
+                typestore.deserialize_cdr(raw, connection.msgtype)
+            )
+        metadata = {c.topic: c for c in reader.connections}
+    out["_connections"] = [metadata]
+    return out
+
+
+@pytest.mark.parametrize("storage", ["mcap", "sqlite3"])
+def test_replay_writes_decodable_amodal_masks(tmp_path: Path, storage: str) -> None:
+    messages, frames = _input_messages()
+    write_bag(tmp_path / "in", messages, storage)
+    command = [
+        sys.executable,
+        "-m",
+        "sameo_ros.replay",
+        str(tmp_path / "in"),
+        str(tmp_path / "out"),
+        "--image-topic",
+        "/image",
+        "--detections-topic",
+        "/detections",
+        "--variant",
+        "test",
+        "--debug-images",
+        "--storage",
+        storage,
+    ]
+    run = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert "yuv422" in run.stdout + run.stderr  # the broken frame was reported
+    out = _read_output(tmp_path / "out")
+    connections = out["_connections"][0]
+    assert connections["/sameo/amodal_masks"].msgtype == "sameo_ros/msg/AmodalMaskArray"
+    assert connections["/sameo/amodal_masks"].msgdef.data  # `ros2 bag play` needs the definition
+    arrays = out["/sameo/amodal_masks"]
+    assert [stamp_ns(a.header.stamp) for a in arrays] == sorted(frames)
+    for array in arrays:
+        frame = frames[stamp_ns(array.header.stamp)]
+        assert array.header.frame_id == "camera"
+        assert [m.id for m in array.masks] == list(frame.ids)
+        for m in array.masks:
+            mask = mono8_to_mask(m.mask)
+            assert set(np.unique(m.mask.data)) <= {0, 255}
+            assert m.amodal_box.size_x == mask.shape[1] and m.amodal_box.size_y == mask.shape[0]
+            assert m.amodal_box.center.position.x == m.x_offset + mask.shape[1] / 2
+    debug = out["/sameo/debug_image"]
+    assert len(debug) == len(arrays) and debug[0].encoding == "rgb8"
+    assert (debug[0].height, debug[0].width) == (96, 96)
