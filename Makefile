@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: venv demo test lint clean ros ros-demo ros-benchmark
+.PHONY: venv demo image-demo test lint clean ros ros-benchmark
 
 # The Python environment: sameo_core + training (editable) with test, export and replay extras.
 $(VENV)/.stamp: setup.py
@@ -22,8 +22,14 @@ lint: venv
 test: venv lint ros
 	$(PY) -m pytest -q test
 
-demo: venv
-	$(PY) -m sameo_core.demo --out out/demo
+# The main job: sameo_node (demo checkpoint) over real ROS 2, a synthetic camera and detector
+# streaming through it; overlays in out/demo/, latency and fps printed.
+demo: ros
+	$(PY) -m sameo_ros.demo --checkpoint $(DEMO_CHECKPOINT) --out out/demo
+
+# The library alone on a real COCOA image (no ROS): overlay + COCO RLE masks in out/image_demo/.
+image-demo: venv
+	$(PY) -m sameo_core.demo --out out/image_demo
 
 clean:
 	rm -rf $(VENV) build install log out .ros_ws
@@ -59,11 +65,8 @@ $(ROS_WS)/.stamp: $(VENV)/.ros-stamp $(ROS_SOURCES)
 
 ros: $(ROS_WS)/.stamp
 
-# The main job over ROS 2: node + demo checkpoint, a synthetic camera streaming through it, overlays
-# in out/ros_demo/, latency and fps printed. DEMO_CHECKPOINT may point at another checkpoint.
+# DEMO_CHECKPOINT may point at another checkpoint.
 DEMO_CHECKPOINT ?= checkpoints/demo/sameo_shapes_demo.pt
-ros-demo: ros
-	$(PY) -m sameo_ros.demo --checkpoint $(DEMO_CHECKPOINT) --out out/ros_demo
 
 # Node end-to-end latency, demo model, 640x480, 20 detections (BENCHMARKS.md, "ROS node latency").
 ros-benchmark: ros

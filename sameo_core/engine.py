@@ -11,6 +11,7 @@ import math
 from collections.abc import Callable, Iterable, Iterator
 
 import torch
+import torch.distributed as dist
 from torch import nn
 
 from sameo_core.losses import SameoCriterion, mask_iou, weighted_total
@@ -71,7 +72,7 @@ def train_one_epoch(
             logits, iou_pred = _forward(trainer, batch, embeddings)
         loss_dict = criterion(logits.float(), iou_pred.float(), batch.targets)
         loss = weighted_total(loss_dict, weight_dict)
-        if not math.isfinite(loss.item()):
+        if not _finite_on_every_rank(loss):
             terms = {k: v.item() for k, v in loss_dict.items()}
             raise NonFiniteLossError(f"loss is {loss.item()} at step {step}: {terms}")
         optimizer.zero_grad(set_to_none=True)
@@ -84,6 +85,17 @@ def train_one_epoch(
         if after_step is not None:
             after_step(step + 1, metrics)
     return {k: v / max(count, 1) for k, v in totals.items()}
+
+
+def _finite_on_every_rank(loss: torch.Tensor) -> bool:
+    """Whether the loss is finite here and, under DDP, on every other rank too (so that all
+    ranks stop together instead of leaving the others waiting in the gradient all-reduce)."""
+    finite = math.isfinite(loss.item())
+    if not (dist.is_available() and dist.is_initialized()):
+        return finite
+    flag = torch.tensor([1.0 if finite else 0.0], device=loss.device)
+    dist.all_reduce(flag, op=dist.ReduceOp.MIN)
+    return bool(flag.item())
 
 
 def _backward_and_step(

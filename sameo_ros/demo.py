@@ -1,8 +1,8 @@
 """The main job over ROS 2: synthetic camera + detector -> sameo_node -> overlays, latency, fps.
 
-  python -m sameo_ros.demo --checkpoint checkpoints/demo/sameo_demo.pt --out out/ros_demo
+  python -m sameo_ros.demo --checkpoint checkpoints/demo/sameo_shapes_demo.pt --out out/demo
 
-Needs the colcon workspace (`make ros`); `make ros-demo` runs exactly this. Each frame is a
+Needs the colcon workspace (`make ros`); `make demo` runs exactly this. Each frame is a
 procedural scene whose objects occlude each other; its detections box the visible parts only, and
 the overlays show how far the amodal masks reach behind the occluders (hatched).
 """
