@@ -49,19 +49,36 @@ def random_boxes(n: int, seed: int = 1) -> np.ndarray:
     return np.concatenate([corners, corners + sizes], axis=1).astype(np.float32)
 
 
+def _once_ms(fn: Callable[[], object], device: torch.device) -> float:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    start = time.perf_counter()
+    fn()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return (time.perf_counter() - start) * 1e3
+
+
 def timed(fn: Callable[[], object], repeats: int, device: torch.device) -> dict[str, float]:
     """Median and minimum wall time in ms over `repeats` runs after one warm-up."""
     fn()
-    times = []
-    for _ in range(repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        start = time.perf_counter()
-        fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        times.append((time.perf_counter() - start) * 1e3)
+    times = [_once_ms(fn, device) for _ in range(repeats)]
     return {"median_ms": statistics.median(times), "min_ms": min(times)}
+
+
+def timed_side_by_side(
+    fns: dict[str, Callable[[], object]], repeats: int, device: torch.device
+) -> dict[str, dict[str, float]]:
+    """Like `timed` for several functions, run in alternation so that drifts in machine load
+    affect them alike (our machines are shared and noisy)."""
+    for fn in fns.values():
+        fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            times[name].append(_once_ms(fn, device))
+    return {name: {"median_ms": statistics.median(t), "min_ms": min(t)}
+            for name, t in times.items()}
 
 
 def official_frame(model: Sameo, image: np.ndarray, boxes: np.ndarray, device: torch.device):
@@ -93,9 +110,11 @@ def bench_decoder(predictor: AmodalPredictor, repeats: int) -> list[dict[str, fl
     rows = []
     for n in DECODER_BOX_COUNTS:
         boxes = random_boxes(n)
-        batched = timed(lambda b=boxes: predictor.predict(b), repeats, predictor.device)
-        per_box = timed(lambda b=boxes: [predictor.predict(b[i : i + 1]) for i in range(len(b))],
-                        repeats, predictor.device)
+        pair = timed_side_by_side({
+            "batched": lambda b=boxes: predictor.predict(b),
+            "per_box": lambda b=boxes: [predictor.predict(b[i : i + 1]) for i in range(len(b))],
+        }, repeats, predictor.device)
+        batched, per_box = pair["batched"], pair["per_box"]
         rows.append({"boxes": n, "batched_ms": batched["median_ms"],
                      "per_box_ms": per_box["median_ms"],
                      "per_box_over_batched": per_box["median_ms"] / batched["median_ms"]})
@@ -112,12 +131,15 @@ def bench_frame(model: Sameo, predictor: AmodalPredictor, repeats: int) -> dict[
         predictor.predict(boxes)
 
     reset_peak(predictor.device)
-    ours_t = timed(ours, repeats, predictor.device)
+    ours()
     ours_mem = peak_memory_mb(predictor.device)
     reset_peak(predictor.device)
-    official_t = timed(lambda: official_frame(model, image, boxes, predictor.device), repeats,
-                       predictor.device)
+    official_frame(model, image, boxes, predictor.device)
     official_mem = peak_memory_mb(predictor.device)
+    pair = timed_side_by_side({
+        "ours": ours, "official": lambda: official_frame(model, image, boxes, predictor.device)
+    }, repeats, predictor.device)
+    ours_t, official_t = pair["ours"], pair["official"]
     ratio = ours_t["median_ms"] / official_t["median_ms"]
     print(f"frame 720p, 20 boxes: ours {ours_t['median_ms']:.1f} ms, official path "
           f"{official_t['median_ms']:.1f} ms, ratio {ratio:.3f}")
@@ -144,7 +166,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--variant", default="vitt")
     parser.add_argument("--checkpoint", default=None)
     parser.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"])
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--json", default=None, help="write the results here")
     return parser
 
