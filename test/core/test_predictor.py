@@ -44,6 +44,7 @@ def test_masks_equal_full_resolution_reference(model, image, selection, chunk_si
     predictor.set_image(image)
     results = predictor.predict(BOXES)
     expected, expected_iou = _reference_masks(model, image, BOXES, selection)
+    assert all(0 < m.sum() < m.size for m in expected), "reference masks must be non-trivial"
     assert [r.index for r in results] == [0, 1, 2]
     for result, mask, iou in zip(results, expected, expected_iou):
         np.testing.assert_array_equal(result.full_mask(60, 80), mask)
@@ -56,11 +57,13 @@ def test_result_geometry_and_scores(model, image):
     predictor.set_image(image)
     scores = np.array([0.5, 0.9, 0.1])
     for result in predictor.predict(BOXES, scores=scores):
-        assert result.mask.dtype == bool
+        assert result.mask.dtype == bool and result.mask.any()
         x0, y0 = result.offset
-        if result.mask.any():
-            np.testing.assert_array_equal(
-                result.box, [x0, y0, x0 + result.mask.shape[1], y0 + result.mask.shape[0]])
+        np.testing.assert_array_equal(
+            result.box, [x0, y0, x0 + result.mask.shape[1], y0 + result.mask.shape[0]])
+        # the crop is tight: every border row and column holds a mask pixel
+        crop = result.mask
+        assert crop[0].any() and crop[-1].any() and crop[:, 0].any() and crop[:, -1].any()
         assert result.score == pytest.approx(scores[result.index] * result.iou)
         assert result.area == result.full_mask(60, 80).sum()
 
@@ -138,3 +141,26 @@ def test_bad_arguments(model, image):
         AmodalPredictor(predictor.model, dtype=torch.float16)
     with pytest.raises(ValueError, match="chunk_size"):
         PredictorConfig(chunk_size=0)
+
+
+def test_trained_model_gives_tight_offset_crops():
+    """With the shipped demo model, each object's mask is a small crop placed by its offset."""
+    from pathlib import Path
+
+    from sameo_core.data.scene import SceneConfig, generate_scene
+
+    checkpoint = Path(__file__).resolve().parents[2] / "checkpoints/demo/sameo_shapes_demo.pt"
+    if not checkpoint.is_file():
+        raise FileNotFoundError(f"demo checkpoint missing: {checkpoint}")
+    image, instances = generate_scene(np.random.default_rng(11), SceneConfig(image_size=128))
+    predictor = AmodalPredictor(build_sameo(checkpoint=checkpoint))
+    predictor.set_image(image)
+    boxes = np.array([[x, y, x + w, y + h] for x, y, w, h in (i.amodal_box for i in instances)])
+    results = predictor.predict(boxes)
+    assert any(r.offset != (0, 0) for r in results)
+    for result, instance in zip(results, instances):
+        assert result.mask.shape[0] < 128 or result.mask.shape[1] < 128
+        full = result.full_mask(128, 128)
+        assert full.sum() == result.area > 0
+        iou = (full & instance.amodal_mask).sum() / (full | instance.amodal_mask).sum()
+        assert iou > 0.5, f"IoU {iou:.2f} with the amodal ground truth"
