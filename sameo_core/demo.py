@@ -19,8 +19,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
-from pycocotools import mask as mask_utils
 
+from .data import rle as rle_utils
 from .data.records import InstanceRecord
 from .data.registry import read_dataset
 from .model import build_sameo
@@ -41,10 +41,8 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def _coco_result(record: InstanceRecord, mask: AmodalMask, full: np.ndarray) -> dict:
-    rle = mask_utils.encode(np.asfortranarray(full.astype(np.uint8)))
-    rle["counts"] = rle["counts"].decode("ascii")
     return {"image_id": record.image_id, "category_id": record.category_id or 1,
-            "segmentation": rle, "score": mask.score, "predicted_iou": mask.iou,
+            "segmentation": rle_utils.encode(full), "score": mask.score, "predicted_iou": mask.iou,
             "annotation_id": record.annotation_id}
 
 

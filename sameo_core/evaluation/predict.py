@@ -14,18 +14,13 @@ from typing import Any
 import numpy as np
 from pycocotools import mask as mask_utils
 
+from sameo_core.data.rle import encode
 from sameo_core.evaluation.coco_eval import to_rle
 from sameo_core.evaluation.prompts import Prompt, by_image
 from sameo_core.predictor import AmodalPredictor
 from sameo_core.training.sources import read_image_rgb
 
 BASELINES = ("visible", "box-fill")
-
-
-def encode(mask: np.ndarray) -> dict[str, Any]:
-    rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
-    rle["counts"] = rle["counts"].decode("ascii")
-    return rle
 
 
 def _result(prompt: Prompt, mask: np.ndarray, iou_pred: float | None) -> dict[str, Any]:

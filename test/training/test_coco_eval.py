@@ -9,8 +9,8 @@ import pytest
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
+from sameo_core.data.rle import encode
 from sameo_core.evaluation.coco_eval import evaluate_masks, load_gt, load_results
-from sameo_core.evaluation.predict import encode
 from sameo_core.evaluation.report import markdown_table, precision_recall_plot
 
 

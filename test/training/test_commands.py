@@ -12,8 +12,8 @@ import torch
 from helpers.tiny_training import tiny_overrides
 
 from sameo_core.checkpoint import save_checkpoint
+from sameo_core.data.rle import encode
 from sameo_core.evaluation.coco_eval import evaluate_masks, load_gt
-from sameo_core.evaluation.predict import encode
 from sameo_core.model import build_sameo
 
 REPO = Path(__file__).resolve().parents[2]
