@@ -18,16 +18,24 @@ VISION_TYPES = ("Point2D", "Pose2D", "BoundingBox2D", "ObjectHypothesis")  # use
 VISION_INPUT_TYPES = (*VISION_TYPES, "ObjectHypothesisWithPose", "Detection2D", "Detection2DArray")
 
 
+def installed_msg_dir(package: str) -> Path | None:
+    """share/<package>/msg under the first AMENT_PREFIX_PATH prefix that has it, else None."""
+    for prefix in os.environ.get("AMENT_PREFIX_PATH", "").split(os.pathsep):
+        candidate = Path(prefix) / "share" / package / "msg"
+        if prefix and candidate.is_dir():
+            return candidate
+    return None
+
+
 def msg_dir() -> Path:
     """The directory of sameo_ros' .msg files (source checkout or installed share/)."""
-    candidates = [Path(__file__).resolve().parents[1] / "msg"]
-    for prefix in os.environ.get("AMENT_PREFIX_PATH", "").split(os.pathsep):
-        if prefix:
-            candidates.append(Path(prefix) / "share" / "sameo_ros" / "msg")
-    for candidate in candidates:
-        if (candidate / "AmodalMask.msg").is_file():
+    source = Path(__file__).resolve().parents[1] / "msg"
+    for candidate in (source, installed_msg_dir("sameo_ros")):
+        if candidate is not None and (candidate / "AmodalMask.msg").is_file():
             return candidate
-    raise FileNotFoundError(f"no sameo_ros .msg files in {[str(c) for c in candidates]}")
+    raise FileNotFoundError(
+        f"no sameo_ros .msg files in {source} nor in share/sameo_ros/msg on AMENT_PREFIX_PATH"
+    )
 
 
 def types_from_dir(directory: Path, package: str, names: tuple[str, ...]) -> dict[str, Any]:

@@ -2,9 +2,13 @@
 
   python -m sameo_ros.benchmark [--checkpoint C | --variant vitt] --json out/ros_benchmark.json
 
-Latency = client publish -> AmodalMaskArray received (one frame in flight, after warm-up frames).
-Model time comes from the node's FrameStats of the same frame; everything else (conversion,
-visibility, message building, serialization, DDS transport both ways) is "outside the model".
+Latency = the client publishes the serialized image and detections -> it takes the serialized
+AmodalMaskArray from DDS (one frame in flight, after warm-up frames). Model time comes from the
+node's FrameStats of the same frame; everything else in the latency (DDS transport both ways, the
+node's deserialization, conversion, visibility estimate, message building and serialization) is
+"outside the model". The client's own serialization of the inputs (a camera driver's and a
+detector's work) and deserialization of the answer (the subscriber's) are timed separately and
+also reported added to it.
 """
 
 from __future__ import annotations

@@ -17,50 +17,33 @@ from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
-from std_msgs.msg import Header
-from vision_msgs.msg import Detection2D, Detection2DArray, ObjectHypothesisWithPose
+from vision_msgs.msg import Detection2DArray
 
 from sameo_ros.msg import AmodalMaskArray, FrameStats
 
-from .conversions import stamp_ns, xyxy_to_center_size
-from .messages import rclpy_types, rgb_image
+from .conversions import stamp_ns
+from .frame_messages import detections_message, header_at, image_message
 from .scene import Frame
-
-
-def header_at(stamp: int, frame_id: str = "camera") -> Header:
-    header = Header(frame_id=frame_id)
-    header.stamp.sec, header.stamp.nanosec = divmod(stamp, 1_000_000_000)
-    return header
-
-
-def image_msg(rgb: np.ndarray, header: Header) -> Image:
-    return rgb_image(rclpy_types(), header, rgb)
-
-
-def detections_msg(frame: Frame, header: Header) -> Detection2DArray:
-    detections = []
-    for box, det_id, class_id, score in zip(frame.boxes, frame.ids, frame.class_ids, frame.scores):
-        det = Detection2D(header=header, id=det_id)
-        cx, cy, det.bbox.size_x, det.bbox.size_y = xyxy_to_center_size(box)
-        det.bbox.center.position.x, det.bbox.center.position.y = cx, cy
-        hypothesis = ObjectHypothesisWithPose()
-        hypothesis.hypothesis.class_id, hypothesis.hypothesis.score = class_id, float(score)
-        det.results = [hypothesis]
-        detections.append(det)
-    return Detection2DArray(header=header, detections=detections)
+from .wire import AMODAL_MASKS, FRAME_STATS, IMAGE, WireCodec
 
 
 @dataclass
 class Received:
-    """Messages by header stamp (ns) with their arrival times (time.monotonic)."""
+    """Messages (rosbags dataclasses) by header stamp (ns); masks with the time.monotonic() at
+    which their bytes were taken (before decoding, which `masks_decode_ms` times)."""
 
-    masks: dict[int, tuple[AmodalMaskArray, float]] = field(default_factory=dict)
-    stats: dict[int, FrameStats] = field(default_factory=dict)
-    debug: dict[int, Image] = field(default_factory=dict)
+    masks: dict[int, tuple[Any, float]] = field(default_factory=dict)
+    masks_decode_ms: dict[int, float] = field(default_factory=dict)
+    stats: dict[int, Any] = field(default_factory=dict)
+    debug: dict[int, Any] = field(default_factory=dict)
 
 
 class SameoClient:
-    """Publishes frames to sameo_node and gathers its answers (spins in a background thread)."""
+    """Publishes frames to sameo_node and gathers its answers (spins in a background thread).
+
+    Like the node it sends and receives CDR bytes through a WireCodec (see wire.py), so that the
+    benchmark times the node and DDS, not rclpy's Python message conversion in the client.
+    """
 
     def __init__(
         self,
@@ -70,6 +53,7 @@ class SameoClient:
         namespace: str = "",
     ) -> None:
         self.node = Node(name, namespace=namespace)
+        self.codec = WireCodec.from_installed()
         reliability = {
             "reliable": ReliabilityPolicy.RELIABLE,
             "best_effort": ReliabilityPolicy.BEST_EFFORT,
@@ -79,12 +63,14 @@ class SameoClient:
         )
         self.detections_pub = self.node.create_publisher(Detection2DArray, "detections", 10)
         self.received = Received()
-        self.sent_at: dict[int, float] = {}
+        self.sent_at: dict[int, float] = {}  # time.monotonic() right before publishing
+        self.encode_ms: dict[int, float] = {}  # serializing the frame's messages, before that
         self._lock = threading.Condition()
-        self.node.create_subscription(AmodalMaskArray, "amodal_masks", self._on_masks, 10)
-        self.node.create_subscription(FrameStats, "stats", self._on_stats, 10)
+        subscribe = self.node.create_subscription
+        subscribe(AmodalMaskArray, "amodal_masks", self._on_masks, 10, raw=True)
+        subscribe(FrameStats, "stats", self._on_stats, 10, raw=True)
         if debug_image:
-            self.node.create_subscription(Image, "debug_image", self._on_debug, 2)
+            subscribe(Image, "debug_image", self._on_debug, 2, raw=True)
         self._executor = SingleThreadedExecutor()
         self._executor.add_node(self.node)
         self._thread = threading.Thread(target=self._executor.spin, daemon=True)
@@ -95,13 +81,20 @@ class SameoClient:
             table[stamp_ns(msg.header.stamp)] = value
             self._lock.notify_all()
 
-    def _on_masks(self, msg: AmodalMaskArray) -> None:
-        self._store(self.received.masks, msg, (msg, time.monotonic()))
+    def _on_masks(self, raw: bytes) -> None:
+        taken = time.monotonic()
+        msg = self.codec.decode(raw, AMODAL_MASKS)
+        self.received.masks_decode_ms[stamp_ns(msg.header.stamp)] = (
+            time.monotonic() - taken
+        ) * 1000.0
+        self._store(self.received.masks, msg, (msg, taken))
 
-    def _on_stats(self, msg: FrameStats) -> None:
+    def _on_stats(self, raw: bytes) -> None:
+        msg = self.codec.decode(raw, FRAME_STATS)
         self._store(self.received.stats, msg, msg)
 
-    def _on_debug(self, msg: Image) -> None:
+    def _on_debug(self, raw: bytes) -> None:
+        msg = self.codec.decode(raw, IMAGE)
         self._store(self.received.debug, msg, msg)
 
     def wait_for_node(self, timeout: float = 60.0) -> bool:
@@ -120,21 +113,35 @@ class SameoClient:
     def _resolved(self, topic: str) -> str:
         return self.node.resolve_topic_name(topic)
 
+    def header(self, stamp: int) -> Any:
+        return header_at(self.codec.typestore, stamp)
+
+    def image_message(self, rgb: np.ndarray, stamp: int, **override: Any) -> Any:
+        return image_message(self.codec.typestore, rgb, self.header(stamp), **override)
+
+    def detections_message(self, frame: Frame, stamp: int) -> Any:
+        return detections_message(self.codec.typestore, frame, self.header(stamp))
+
     def publish(self, image: Any, detections: Any, stamp: int) -> None:
-        """Send an image and its detections (either may be None) and note the time."""
+        """Send an image and its detections (rosbags messages; either may be None) and note the
+        time between serializing them (the camera's and detector's work) and publishing."""
+        started = time.monotonic()
+        raw_image = None if image is None else self.codec.encode(image)
+        raw_detections = None if detections is None else self.codec.encode(detections)
         self.sent_at[stamp] = time.monotonic()
-        if image is not None:
-            self.image_pub.publish(image)
-        if detections is not None:
-            self.detections_pub.publish(detections)
+        self.encode_ms[stamp] = (self.sent_at[stamp] - started) * 1000.0
+        if raw_image is not None:
+            self.image_pub.publish(raw_image)
+        if raw_detections is not None:
+            self.detections_pub.publish(raw_detections)
 
     def send_frame(self, frame: Frame, stamp: int) -> None:
-        header = header_at(stamp)
-        self.publish(image_msg(frame.rgb, header), detections_msg(frame, header), stamp)
+        image = self.image_message(frame.rgb, stamp)
+        self.publish(image, self.detections_message(frame, stamp), stamp)
 
     def request(
         self, frame: Frame, stamp: int, timeout: float, resend_s: float | None = None
-    ) -> AmodalMaskArray | None:
+    ) -> Any | None:
         """Send a frame and wait for its masks. With `resend_s`, send it again while unanswered
         (a best-effort input may lose the first messages after discovery); keep resend_s above
         the node's time per frame, or the copies queue up behind each other."""
@@ -147,14 +154,14 @@ class SameoClient:
                 return answer
         return None
 
-    def wait_masks(self, stamp: int, timeout: float) -> AmodalMaskArray | None:
+    def wait_masks(self, stamp: int, timeout: float) -> Any | None:
         with self._lock:
             self._lock.wait_for(lambda: stamp in self.received.masks, timeout)
             entry = self.received.masks.get(stamp)
         return None if entry is None else entry[0]
 
     def latency_s(self, stamp: int) -> float:
-        """Send-to-receive time of the masks of `stamp`."""
+        """Time from publishing the frame to taking its AmodalMaskArray from DDS."""
         return self.received.masks[stamp][1] - self.sent_at[stamp]
 
     def close(self) -> None:

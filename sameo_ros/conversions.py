@@ -133,21 +133,43 @@ class Prompts:
         return len(self.ids)
 
 
-def detections_to_prompts(msg: Any) -> Prompts:
-    """vision_msgs/Detection2DArray (4.x: center + size) -> xyxy pixel boxes and their labels."""
-    n = len(msg.detections)
+@dataclass(frozen=True)
+class DetectionFields:
+    """What SAMEO reads of one vision_msgs/Detection2D."""
+
+    center_size: tuple[float, float, float, float]  # bbox center x, y, size x, y (pixels)
+    hypotheses: list[tuple[str, float]]  # (class_id, score) of each result
+    id: str
+
+
+def prompts_from_fields(detections: list[DetectionFields]) -> Prompts:
+    """xyxy boxes, best-hypothesis scores and classes (1.0 and '' without one), ids (the index
+    as text when empty)."""
+    n = len(detections)
     boxes, scores = np.empty((n, 4)), np.ones(n)
     ids, class_ids = [], []
-    for i, det in enumerate(msg.detections):
-        cx, cy = float(det.bbox.center.position.x), float(det.bbox.center.position.y)
-        half_w, half_h = float(det.bbox.size_x) / 2.0, float(det.bbox.size_y) / 2.0
-        boxes[i] = (cx - half_w, cy - half_h, cx + half_w, cy + half_h)
-        best = max(det.results, key=lambda r: r.hypothesis.score, default=None)
+    for i, det in enumerate(detections):
+        cx, cy, size_x, size_y = det.center_size
+        boxes[i] = (cx - size_x / 2.0, cy - size_y / 2.0, cx + size_x / 2.0, cy + size_y / 2.0)
+        best = max(det.hypotheses, key=lambda h: h[1], default=None)
         if best is not None:
-            scores[i] = float(best.hypothesis.score)
-        class_ids.append("" if best is None else str(best.hypothesis.class_id))
-        ids.append(str(det.id) or str(i))
+            scores[i] = best[1]
+        class_ids.append("" if best is None else best[0])
+        ids.append(det.id or str(i))
     return Prompts(boxes, scores, tuple(ids), tuple(class_ids))
+
+
+def detections_to_prompts(msg: Any) -> Prompts:
+    """vision_msgs/Detection2DArray (4.x: center + size) -> xyxy pixel boxes and their labels."""
+    return prompts_from_fields([
+        DetectionFields(
+            (float(det.bbox.center.position.x), float(det.bbox.center.position.y),
+             float(det.bbox.size_x), float(det.bbox.size_y)),
+            [(str(r.hypothesis.class_id), float(r.hypothesis.score)) for r in det.results],
+            str(det.id),
+        )
+        for det in msg.detections
+    ])  # fmt: skip
 
 
 def xyxy_to_center_size(box: np.ndarray) -> tuple[float, float, float, float]:

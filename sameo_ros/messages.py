@@ -1,12 +1,11 @@
-"""FrameResult -> AmodalMaskArray (and debug Image) messages, for any message implementation.
+"""FrameResult -> AmodalMaskArray (and debug Image) messages, as rosbags dataclasses.
 
-The node builds rclpy messages and the replay tool rosbags messages with the same code: both take
-the message classes through `MessageTypes` and every field as a keyword argument.
+The node (which publishes their CDR bytes, see wire.py) and the replay tool (which writes them to a
+bag) build them with the same code; the classes come from a typestore through `MessageTypes`.
 """
 
 from __future__ import annotations
 
-import array
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +18,7 @@ from .pipeline import FrameResult, MaskRecord
 
 @dataclass(frozen=True)
 class MessageTypes:
-    """Message classes by role, and how a uint8[] field takes a numpy array."""
+    """Message classes by role."""
 
     time: Callable[..., Any]
     header: Callable[..., Any]
@@ -31,38 +30,6 @@ class MessageTypes:
     amodal_mask: Callable[..., Any]
     amodal_mask_array: Callable[..., Any]
     frame_stats: Callable[..., Any]
-    uint8_array: Callable[[np.ndarray], Any]
-
-
-def _uint8_array(pixels: np.ndarray) -> array.array:
-    """uint8 pixels as the array.array('B') rclpy keeps uint8[] fields in (one copy)."""
-    out = array.array("B")
-    out.frombytes(np.ascontiguousarray(pixels).data)
-    return out
-
-
-def rclpy_types() -> MessageTypes:
-    """The generated rclpy classes (needs the colcon-built workspace on the path)."""
-    from builtin_interfaces.msg import Time
-    from sensor_msgs.msg import Image
-    from std_msgs.msg import Header
-    from vision_msgs.msg import BoundingBox2D, ObjectHypothesis, Point2D, Pose2D
-
-    from sameo_ros.msg import AmodalMask, AmodalMaskArray, FrameStats
-
-    return MessageTypes(
-        Time,
-        Header,
-        Image,
-        Point2D,
-        Pose2D,
-        BoundingBox2D,
-        ObjectHypothesis,
-        AmodalMask,
-        AmodalMaskArray,
-        FrameStats,
-        _uint8_array,
-    )
 
 
 def rosbags_types(typestore: Any) -> MessageTypes:
@@ -79,7 +46,6 @@ def rosbags_types(typestore: Any) -> MessageTypes:
         t["sameo_ros/msg/AmodalMask"],
         t["sameo_ros/msg/AmodalMaskArray"],
         t["sameo_ros/msg/FrameStats"],
-        lambda a: a,
     )
 
 
@@ -87,11 +53,6 @@ def copy_header(types: MessageTypes, header: Any) -> Any:
     """The input header, rebuilt with `types` (stamp and frame_id pass through unchanged)."""
     stamp = types.time(sec=int(header.stamp.sec), nanosec=int(header.stamp.nanosec))
     return types.header(stamp=stamp, frame_id=str(header.frame_id))
-
-
-def _image(types: MessageTypes, header: Any, fields: dict[str, Any]) -> Any:
-    fields = dict(fields, data=types.uint8_array(fields["data"]))
-    return types.image(header=header, **fields)
 
 
 def _bbox(types: MessageTypes, xyxy: np.ndarray) -> Any:
@@ -110,7 +71,7 @@ def amodal_mask(types: MessageTypes, header: Any, record: MaskRecord) -> Any:
         amodal_box=_bbox(types, record.amodal_box),
         x_offset=record.offset[0],
         y_offset=record.offset[1],
-        mask=_image(types, header, mono8_fields(record.mask)),
+        mask=types.image(header=header, **mono8_fields(record.mask)),
         visible_fraction=record.visible_fraction,
     )
 
@@ -123,4 +84,4 @@ def amodal_mask_array(types: MessageTypes, header: Any, result: FrameResult) -> 
 
 
 def rgb_image(types: MessageTypes, header: Any, rgb: np.ndarray) -> Any:
-    return _image(types, header, rgb8_fields(rgb))
+    return types.image(header=header, **rgb8_fields(rgb))

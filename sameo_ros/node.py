@@ -3,16 +3,19 @@
 Subscribes `image` (sensor_msgs/Image) and `detections` (vision_msgs/Detection2DArray), pairs
 them by stamp, and publishes `amodal_masks` (sameo_ros/AmodalMaskArray, header = image header),
 `stats` (sameo_ros/FrameStats) and, only while someone subscribes, `debug_image`. Callbacks only
-pair and hand over; one worker thread runs the model on the newest pair, so a slow model drops
-frames instead of queueing them.
+read the stamp and pair the still serialized messages; one worker thread decodes and runs the
+model on the newest pair, so a slow model drops frames instead of queueing them. Messages are
+(de)serialized by frame_cdr.py and wire.py, not by rclpy (the reasons are there).
 Run: `ros2 run sameo_ros sameo_node --ros-args --params-file config/sameo.yaml`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import rclpy
@@ -26,14 +29,18 @@ from vision_msgs.msg import Detection2DArray
 
 from sameo_ros.msg import AmodalMaskArray, FrameStats
 
-from .conversions import ConversionError, stamp_ns
+from .allocator import keep_large_buffers
+from .cdr import header_stamp_ns
+from .conversions import ConversionError
+from .frame_cdr import decode_detections, encode_amodal_mask_array
 from .latest import LatestSlot
-from .messages import amodal_mask_array, copy_header, rclpy_types, rgb_image
+from .messages import copy_header, rgb_image
 from .overlay import draw_overlay
 from .pairing import Pair, PairingResult, StampPairer
 from .params import DESCRIPTIONS, PARAMETERS, NodeConfig, config_from_values
 from .pipeline import FramePipeline, FrameResult, build_predictor
 from .stats import FrameRateStats
+from .wire import IMAGE, WireCodec
 
 _RELIABILITY = {
     "best_effort": ReliabilityPolicy.BEST_EFFORT,
@@ -54,8 +61,8 @@ class SameoNode(Node):
             f"{self.config.device}"
         )
         self.pipeline = FramePipeline(build_predictor(self.config), self.config)
-        self.types = rclpy_types()
-        self.pairer: StampPairer[Image, Detection2DArray] = StampPairer(
+        self.codec = WireCodec.from_installed()
+        self.pairer: StampPairer[bytes, bytes] = StampPairer(
             int(self.config.sync_slop * 1e9)
         )
         self.slot: LatestSlot[tuple[Pair, float]] = LatestSlot()
@@ -79,20 +86,31 @@ class SameoNode(Node):
     def _create_topics(self) -> None:
         c = self.config
         qos = QoSProfile(depth=c.qos_depth, reliability=_RELIABILITY[c.qos_reliability])
-        self.create_subscription(Image, c.image_topic, self._on_image, qos)
-        self.create_subscription(Detection2DArray, c.detections_topic, self._on_detections, qos)
+        self.create_subscription(Image, c.image_topic, self._on_image, qos, raw=True)
+        self.create_subscription(
+            Detection2DArray, c.detections_topic, self._on_detections, qos, raw=True
+        )
         self.masks_pub = self.create_publisher(AmodalMaskArray, c.amodal_masks_topic, 10)
         self.stats_pub = self.create_publisher(FrameStats, c.stats_topic, 10)
         self.debug_pub = (
             self.create_publisher(Image, c.debug_image_topic, 1) if c.debug_image else None
         )
 
-    # Callbacks: pair and hand over, nothing else.
-    def _on_image(self, msg: Image) -> None:
-        self._hand_over(self.pairer.add_image(stamp_ns(msg.header.stamp), msg))
+    # Callbacks: pair the serialized messages by stamp and hand over, nothing else.
+    def _on_image(self, raw: bytes) -> None:
+        with self._reading_stamp("image"):
+            self._hand_over(self.pairer.add_image(header_stamp_ns(raw), raw))
 
-    def _on_detections(self, msg: Detection2DArray) -> None:
-        self._hand_over(self.pairer.add_detections(stamp_ns(msg.header.stamp), msg))
+    def _on_detections(self, raw: bytes) -> None:
+        with self._reading_stamp("detections"):
+            self._hand_over(self.pairer.add_detections(header_stamp_ns(raw), raw))
+
+    @contextlib.contextmanager
+    def _reading_stamp(self, what: str) -> Iterator[None]:
+        try:
+            yield
+        except ConversionError as error:
+            self._warn(error.kind, f"ignoring a {what} message: {error}")
 
     def _hand_over(self, result: PairingResult) -> None:
         for stamp in result.unmatched:
@@ -122,7 +140,10 @@ class SameoNode(Node):
         started = time.monotonic()
         at = f"frame at {pair.image_stamp * 1e-9:.6f} s"
         try:
-            result = self.pipeline.process(pair.image, pair.detections)
+            image = self.codec.decode(pair.image, IMAGE)
+            prompts = decode_detections(pair.detections)
+            decode_ms = (time.monotonic() - started) * 1000.0
+            result = self.pipeline.process(image, prompts)
         except ConversionError as error:
             self._warn(error.kind, f"skipping {at}: {error}")
             return
@@ -131,22 +152,25 @@ class SameoNode(Node):
             return
         if result.rejected:
             self._warn("rejected", f"{at}: ignored detections (id: reason) {result.rejected}")
-        self._publish(pair, result, paired_at, started)
+        result.timings_ms["convert"] += decode_ms
+        self._publish(image.header, result, paired_at, started)
 
-    def _publish(self, pair: Pair, result: FrameResult, paired_at: float, started: float) -> None:
+    def _publish(self, image_header: Any, result: FrameResult, paired_at: float,
+                 started: float) -> None:  # fmt: skip
         t0 = time.monotonic()
-        header = copy_header(self.types, pair.image.header)
-        message = amodal_mask_array(self.types, header, result)
+        masks = encode_amodal_mask_array(image_header, result)
         t1 = time.monotonic()
-        self.masks_pub.publish(message)
+        self.masks_pub.publish(masks)
         t2 = time.monotonic()
+        types, encode = self.codec.types, self.codec.encode
+        header = copy_header(types, image_header)
         if self.debug_pub is not None and self.debug_pub.get_subscription_count() > 0:
             overlay = draw_overlay(result.image, result.records)
-            self.debug_pub.publish(rgb_image(self.types, header, overlay))
+            self.debug_pub.publish(encode(rgb_image(types, header, overlay)))
         t3 = time.monotonic()
         self.stats.add((t2 - paired_at) * 1000.0, t2)
         ms = result.timings_ms
-        self.stats_pub.publish(FrameStats(
+        self.stats_pub.publish(encode(types.frame_stats(
             header=header, queue_ms=(started - paired_at) * 1000.0, convert_ms=ms["convert"],
             model_ms=ms["model"], build_ms=ms["visibility"] + (t1 - t0) * 1000.0,
             publish_ms=(t2 - t1) * 1000.0, debug_ms=(t3 - t2) * 1000.0,
@@ -154,7 +178,7 @@ class SameoNode(Node):
             total_ms_p50=self.stats.percentile(50), total_ms_p99=self.stats.percentile(99),
             frames_processed=self.stats.frames, pairs_dropped=self.slot.dropped,
             detections_unpaired=self.pairer.unmatched_total, masks=len(result.records),
-        ))  # fmt: skip
+        )))  # fmt: skip
 
     def _log_stats(self) -> None:
         if self.stats.frames:
@@ -174,6 +198,7 @@ class SameoNode(Node):
 
 
 def main(args: list[str] | None = None) -> None:
+    keep_large_buffers()  # before rclpy and Fast DDS allocate their message buffers
     rclpy.init(args=args)
     node = None
     code = 0

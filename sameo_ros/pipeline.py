@@ -1,4 +1,4 @@
-"""One frame through SAMEO: Image + Detection2DArray messages in, plain mask records out.
+"""One frame through SAMEO: an Image message and its detections' prompts in, mask records out.
 
 Shared by the node, the replay tool and the benchmark; ROS-free (messages are read by attribute,
 see conversions.py) so that it runs on a rosbag without ROS installed.
@@ -16,7 +16,7 @@ import torch
 from sameo_core.model import build_sameo
 from sameo_core.predictor import AmodalPredictor, PredictorConfig
 
-from .conversions import Prompts, detections_to_prompts, image_to_rgb
+from .conversions import Prompts, image_to_rgb
 from .params import NodeConfig
 from .visibility import visible_fraction, visible_masks
 
@@ -73,11 +73,12 @@ class FramePipeline:
         self.predictor = predictor
         self.config = config
 
-    def process(self, image_msg: Any, detections_msg: Any) -> FrameResult:
-        """Raises ConversionError (a ValueError) for unusable messages."""
+    def process(self, image_msg: Any, prompts: Prompts) -> FrameResult:
+        """Masks for the `prompts` of a Detection2DArray (conversions.detections_to_prompts or
+        frame_cdr.decode_detections) on `image_msg`; ConversionError (a ValueError) for an
+        unusable image."""
         t0 = time.perf_counter()
         rgb = image_to_rgb(image_msg)
-        prompts = detections_to_prompts(detections_msg)
         chosen = select_prompts(prompts, self.config.score_threshold, self.config.max_detections)
         t1 = time.perf_counter()
         masks = []

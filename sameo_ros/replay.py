@@ -24,7 +24,7 @@ from .bagtypes import (
     types_from_connection,
     types_from_dir,
 )
-from .conversions import stamp_ns
+from .conversions import detections_to_prompts, stamp_ns
 from .messages import amodal_mask_array, copy_header, rgb_image, rosbags_types
 from .overlay import draw_overlay
 from .pairing import Pair, StampPairer
@@ -138,7 +138,7 @@ class BagReplay:
 
     def _process(self, pair: Pair, writer: Writer, time_ns: int) -> None:
         try:
-            result = self.pipeline.process(pair.image, pair.detections)
+            result = self.pipeline.process(pair.image, detections_to_prompts(pair.detections))
         except ValueError as error:
             tqdm.write(f"skipping frame at {pair.image_stamp * 1e-9:.6f} s: {error}")
             self.skipped += 1

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .allocator import keep_large_buffers
 from .process import DEFAULT_INSTALL, activate_isolated_workspace, start_configured_node, stop_node
 from .scene import Frame
 
@@ -24,17 +25,20 @@ class FrameTiming:
     """One frame: client-measured latency and the node's FrameStats parts (milliseconds)."""
 
     stamp: int
-    latency_ms: float  # client publish -> AmodalMaskArray received
+    latency_ms: float  # client publishes the inputs -> takes the AmodalMaskArray bytes from DDS
     model_ms: float
+    queue_ms: float  # pair complete -> the worker takes it
     convert_ms: float
     build_ms: float
     publish_ms: float
     node_ms: float  # node: pair complete -> published
     masks: int
+    client_encode_ms: float  # serializing the inputs in the client (camera and detector work)
+    client_decode_ms: float  # deserializing the AmodalMaskArray in the client (subscriber work)
 
     @property
     def transport_ms(self) -> float:
-        """DDS both ways, (de)serialization on the client side, waiting for the pair."""
+        """DDS both ways and the node's callbacks, up to the pair being complete."""
         return self.latency_ms - self.node_ms
 
 
@@ -51,6 +55,7 @@ class StreamReport:
         t = self.timings
         latency = [x.latency_ms for x in t]
         outside = [x.latency_ms - x.model_ms for x in t]
+        client = [x.client_encode_ms + x.client_decode_ms for x in t]
         return {
             "frames": len(t), "lost": self.lost,
             "latency_ms_p50": _p(latency, 50), "latency_ms_p99": _p(latency, 99),
@@ -58,10 +63,15 @@ class StreamReport:
             "outside_model_ms_p50": _p(outside, 50), "outside_model_ms_p99": _p(outside, 99),
             "outside_model_share_of_model_p50": _p([o / x.model_ms for o, x in zip(outside, t)],
                                                     50),
+            "queue_ms_p50": _p([x.queue_ms for x in t], 50),
             "convert_ms_p50": _p([x.convert_ms for x in t], 50),
             "build_ms_p50": _p([x.build_ms for x in t], 50),
             "publish_ms_p50": _p([x.publish_ms for x in t], 50),
             "transport_ms_p50": _p([x.transport_ms for x in t], 50),
+            "client_encode_ms_p50": _p([x.client_encode_ms for x in t], 50),
+            "client_decode_ms_p50": _p([x.client_decode_ms for x in t], 50),
+            "outside_model_share_with_client_serialization_p50": _p(
+                [(o + c) / x.model_ms for o, c, x in zip(outside, client, t)], 50),
             "fps_one_in_flight": 1000.0 / float(np.mean(latency)),
             "masks_per_frame": float(np.mean([x.masks for x in t])),
         }  # fmt: skip
@@ -87,6 +97,7 @@ def node_and_client(
     # Reliable input: frames go one at a time and must not be lost (no resends to time).
     parameters = {"qos_reliability": "reliable", **parameters}
     process = start_configured_node(env, log, parameters, install)
+    keep_large_buffers()  # the client moves images too (see allocator.py)
     rclpy.init()
     client = SameoClient(image_reliability="reliable", debug_image=debug_image)
     try:
@@ -118,7 +129,8 @@ def stream(client, frames: list[Frame], timeout: float, first_stamp: int = 10**9
             continue
         latency_ms = client.latency_s(stamp) * 1000.0
         report.timings.append(FrameTiming(
-            stamp, latency_ms, stats.model_ms, stats.convert_ms, stats.build_ms, stats.publish_ms,
-            stats.total_ms, stats.masks,
+            stamp, latency_ms, stats.model_ms, stats.queue_ms, stats.convert_ms, stats.build_ms,
+            stats.publish_ms, stats.total_ms, stats.masks, client.encode_ms[stamp],
+            client.received.masks_decode_ms[stamp],
         ))  # fmt: skip
     return report

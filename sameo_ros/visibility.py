@@ -3,8 +3,8 @@
 Depth order: the less of an instance's amodal mask lies outside its own prompt box (the detector
 boxes what it sees), the further in front it is taken to be (ties: the later detection in front).
 An instance's visible mask is its amodal mask inside the image minus the amodal masks of every
-instance in front of it: the masks are painted back to front and each keeps the pixels that still
-show it.
+instance in front of it: going from front to back, each instance shows the pixels of its mask that
+no instance before it covered.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ def _spill(mask: np.ndarray, offset: tuple[int, int], prompt_box: np.ndarray) ->
     if area == 0:
         return 1.0
     x0, y0 = offset
-    bx0, by0, bx1, by1 = (int(round(float(v))) for v in prompt_box)
+    bx0, by0, bx1, by1 = np.rint(prompt_box).astype(int).tolist()
     left, top = max(bx0 - x0, 0), max(by0 - y0, 0)
     inside = np.count_nonzero(mask[top : max(by1 - y0, top), left : max(bx1 - x0, left)])
     return 1.0 - inside / area
@@ -44,18 +44,20 @@ def visible_masks(
 ) -> list[np.ndarray]:
     """Visible part (bool, same ROI as the amodal crop) of each amodal mask."""
     spills = [_spill(m, o, b) for m, o, b in zip(masks, offsets, prompt_boxes)]
-    back_to_front = sorted(range(len(masks)), key=lambda i: (-spills[i], i))
-    front_most = np.full(image_hw, -1, np.int16)  # index of the front-most mask at each pixel
-    windows = [_in_image(m.shape, o, image_hw) for m, o in zip(masks, offsets)]
-    for i in back_to_front:
-        rows, cols, mask_rows, mask_cols = windows[i]
-        front_most[rows, cols][masks[i][mask_rows, mask_cols]] = i
-    result = []
-    for i, mask in enumerate(masks):
-        rows, cols, mask_rows, mask_cols = windows[i]
-        visible = np.zeros_like(mask)
-        visible[mask_rows, mask_cols] = front_most[rows, cols] == i
-        result.append(visible)
+    front_to_back = sorted(range(len(masks)), key=lambda i: (spills[i], -i))
+    covered = np.zeros(image_hw, bool)  # pixels taken by an instance further in front
+    result: list[np.ndarray] = [masks[0]] * len(masks)
+    for i in front_to_back:
+        mask = masks[i]
+        rows, cols, mask_rows, mask_cols = _in_image(mask.shape, offsets[i], image_hw)
+        window, inside = covered[rows, cols], mask[mask_rows, mask_cols]
+        shown = np.greater(inside, window)  # inside and not covered
+        np.logical_or(window, inside, out=window)
+        if shown.shape != mask.shape:  # the ROI leaves the image
+            visible = np.zeros_like(mask)
+            visible[mask_rows, mask_cols] = shown
+            shown = visible
+        result[i] = shown
     return result
 
 

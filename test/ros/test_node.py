@@ -93,24 +93,17 @@ def test_burst_processes_the_newest_pair_and_counts_drops(client, sameo_node) ->
 
 
 def _bad(client, frame: Frame, stamp: int, **image_fields: object) -> None:
-    from sameo_ros.client import detections_msg, header_at, image_msg
-
-    header = header_at(stamp)
-    image = image_msg(frame.rgb, header)
-    for name, value in image_fields.items():
-        setattr(image, name, value)
-    client.publish(image, detections_msg(frame, header), stamp)
+    image = client.image_message(frame.rgb, stamp, **image_fields)
+    client.publish(image, client.detections_message(frame, stamp), stamp)
 
 
 def test_malformed_input_is_logged_and_survived(client, sameo_node: NodeProcess) -> None:
-    from sameo_ros.client import detections_msg, header_at
-
     frame = scene_frame(seed=5, size=96)
     cases = [
         (dict(encoding="yuv422"), "unsupported image encoding 'yuv422'"),
         (dict(step=10), "step 10 is smaller than width*channels"),
         (dict(height=95), "image data has"),
-        (dict(height=0, width=0, step=0, data=[]), "empty image"),
+        (dict(height=0, width=0, step=0, data=np.zeros(0, np.uint8)), "empty image"),
     ]
     for k, (fields, expected) in enumerate(cases):
         _bad(client, frame, (300 + k) * SEC, **fields)
@@ -118,7 +111,7 @@ def test_malformed_input_is_logged_and_survived(client, sameo_node: NodeProcess)
     nan_frame = scene_frame(seed=5, size=96)
     nan_frame.boxes[0] = np.nan
     orphan = 400 * SEC  # detections whose image never comes
-    client.publish(None, detections_msg(frame, header_at(orphan)), orphan)
+    client.publish(None, client.detections_message(frame, orphan), orphan)
     msg = client.request(nan_frame, 401 * SEC, TIMEOUT, RESEND_S)
     assert sameo_node.wait_log("found no image within sync_slop")
     assert msg is not None and [m.id for m in msg.masks] == list(frame.ids[1:])
