@@ -1,31 +1,53 @@
-"""The node's two per-frame messages packed by hand: Detection2DArray in, AmodalMaskArray out.
+"""The node's per-frame messages packed by hand: Image, Detection2DArray in, AmodalMaskArray out.
 
 Why not rosbags (wire.py) for these too: with the demo model a 640x480 frame takes about 50 ms, and
 the node must spend under a tenth of that outside the model, DDS included. Decoding 20 detections
 into message objects takes rosbags 0.25-0.45 ms, and building and serializing 20 AmodalMask objects
 0.4-0.6 ms; reading only the fields SAMEO uses, and writing the mask bytes straight from the
-FrameResult, takes about a third of that (`python -m sameo_ros.bench_wire`). Both functions are
-tested byte for byte against rosbags and rclpy (test/ros/test_frame_cdr.py). Layouts:
-vision_msgs 4.x and msg/AmodalMaskArray.msg.
+FrameResult, takes about a third of that (`python -m sameo_ros.bench_wire`), and right after the
+model, with cold caches, every figure is 2-3 times larger. The functions are tested against rosbags
+and rclpy (test/ros/test_frame_cdr.py). Layouts: sensor_msgs/Image, vision_msgs 4.x and
+msg/AmodalMaskArray.msg.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from .cdr import CdrReader, CdrWriter, string_bytes
 from .conversions import (
+    ConversionError,
     DetectionFields,
     Prompts,
     mono8_fields,
     prompts_from_fields,
     xyxy_to_center_size,
 )
+from .messages import MessageTypes
 from .pipeline import FrameResult, MaskRecord
 
 # geometry_msgs/PoseWithCovariance: Point (3) + Quaternion (4) + covariance (36) float64.
 _POSE_WITH_COVARIANCE = 43 * 8
 _MIN_DETECTION = 12 + 4 + 40 + 4  # header, results count, bbox, id (fewest bytes each)
+
+
+def decode_image(raw: bytes | memoryview, types: MessageTypes) -> Any:
+    """A serialized sensor_msgs/Image as a `types.image` message whose data is a read-only view
+    of `raw` (nothing is copied); ConversionError if malformed."""
+    reader = CdrReader(raw)
+    sec, nanosec = reader.values("iI", 4)
+    header = types.header(stamp=types.time(sec=sec, nanosec=nanosec), frame_id=reader.string())
+    height, width = reader.values("II", 4)
+    encoding = reader.string()
+    (is_bigendian,) = reader.values("B", 1)
+    step, size = reader.values("II", 4)
+    if size > len(raw) - reader.pos:
+        raise ConversionError("cdr", f"image data of {size} bytes does not fit the message")
+    data = np.frombuffer(raw, np.uint8, size, reader.pos)
+    return types.image(header=header, height=height, width=width, encoding=encoding,
+                       is_bigendian=is_bigendian, step=step, data=data)  # fmt: skip
 
 
 def _skip_header(reader: CdrReader) -> None:
@@ -65,10 +87,10 @@ def _mask(out: CdrWriter, record: MaskRecord, header: bytes) -> None:
                *_bbox(record.prompt_box), *_bbox(record.amodal_box), *record.offset)  # fmt: skip
     image = mono8_fields(record.mask)
     out.raw(header, 4)
-    out.values("II", 4, image["height"], image["width"])
-    out.raw(string_bytes(image["encoding"]), 4)
-    out.values("B", 1, image["is_bigendian"])
-    out.values("II", 4, image["step"], image["data"].size)  # step, then the data's length
+    # height, width, encoding (length + "mono8" + NUL), is_bigendian, 1 padding byte, step, and
+    # the data's length: a fixed 28-byte layout from a 4-aligned start.
+    out.values("II I6s B x II", 4, image["height"], image["width"], 6, b"mono8\0",
+               image["is_bigendian"], image["step"], image["data"].size)  # fmt: skip
     out.raw(image["data"])  # join() reads the array's buffer: no copy until then
     out.values("f", 4, record.visible_fraction)
 
