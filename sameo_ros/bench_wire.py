@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> None:
     from sameo_ros.msg import AmodalMaskArray
 
     from .conversions import detections_to_prompts
-    from .frame_cdr import decode_detections, encode_amodal_mask_array
+    from .frame_cdr import decode_detections, decode_image, encode_amodal_mask_array
     from .frame_messages import detections_message, header_at, image_message
     from .messages import amodal_mask_array, copy_header
     from .wire import DETECTIONS, IMAGE, WireCodec
@@ -106,6 +106,7 @@ def main(argv: list[str] | None = None) -> None:
         "image_in": {
             "rclpy": lambda: deserialize_message(image, Image),
             "rosbags": lambda: codec.decode(image, IMAGE),
+            "frame_cdr": lambda: decode_image(image, types),
         },
         "masks_out": {
             "rclpy_serialize_only": lambda: serialize_message(rclpy_masks),

@@ -30,7 +30,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--checkpoint", type=Path, help="SAMEO checkpoint (default: random --variant)")
     p.add_argument("--variant", default="vitt")
     p.add_argument("--device", default="cpu")
-    p.add_argument("--frames", type=int, default=20)
+    p.add_argument("--frames", type=int, default=60)
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--detections", type=int, default=20)
     p.add_argument("--width", type=int, default=640)

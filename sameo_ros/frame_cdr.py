@@ -4,7 +4,7 @@ Why not rosbags (wire.py) for these too: with the demo model a 640x480 frame tak
 the node must spend under a tenth of that outside the model, DDS included. Decoding 20 detections
 into message objects takes rosbags 0.25-0.45 ms, and building and serializing 20 AmodalMask objects
 0.4-0.6 ms; reading only the fields SAMEO uses, and writing the mask bytes straight from the
-FrameResult, takes about a third of that (`python -m sameo_ros.bench_wire`), and right after the
+FrameResult, takes about half of that (`python -m sameo_ros.bench_wire`), and right after the
 model, with cold caches, every figure is 2-3 times larger. The functions are tested against rosbags
 and rclpy (test/ros/test_frame_cdr.py). Layouts: sensor_msgs/Image, vision_msgs 4.x and
 msg/AmodalMaskArray.msg.

@@ -1,13 +1,12 @@
-"""The node's messages as CDR bytes: rosbags' generated (de)serializers in place of rclpy's.
+"""Messages as CDR bytes through rosbags' generated (de)serializers instead of rclpy's.
 
-Why: rclpy turns every nested message into Python objects field by field. On this project's CPU a
-Detection2DArray of 20 detections takes 1.4 ms to deserialize, and an AmodalMaskArray of 20 masks
-1.35 ms to build plus 0.5 ms to serialize; rosbags' generated code does the same in 0.4, 0.4 and
-0.3 ms (`python -m sameo_ros.bench_wire`). With the demo model (about 55 ms per 640x480 frame)
-that difference alone is 5 % of the model time. So the node subscribes with `raw=True`, publishes
-bytes, and decodes and encodes with a rosbags typestore built from the same .msg files the
-installed interface packages were generated from: the bytes are the ones rclpy would produce
-(tested in test/ros/test_wire.py).
+Why: rclpy turns every nested message into Python objects field by field; rosbags' generated code
+is 3-4 times faster on this project's CPU (`python -m sameo_ros.bench_wire`: a Detection2DArray of
+20 detections 0.89 vs 0.29 ms, a 640x480 Image 0.20 vs 0.045 ms). The node subscribes with
+`raw=True` and publishes bytes: its per-frame messages go through frame_cdr.py, FrameStats and
+debug images through this codec; the test and benchmark client uses it for everything. The
+typestore is built from the same .msg files the installed interface packages were generated from,
+so rclpy reads the bytes as its own (test/ros/test_wire.py).
 """
 
 from __future__ import annotations
