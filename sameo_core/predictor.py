@@ -125,7 +125,9 @@ class AmodalPredictor:
         """Encode an RGB uint8 [H, W, 3] image; replaces any previous image."""
         _check_image(image)
         start = time.perf_counter()
-        tensor = torch.from_numpy(np.ascontiguousarray(image)).to(self.device)
+        # torch cannot wrap read-only memory (e.g. a view of received message bytes): copy it.
+        pixels = np.ascontiguousarray(image) if image.flags.writeable else np.array(image)
+        tensor = torch.from_numpy(pixels).to(self.device)
         tensor = tensor.permute(2, 0, 1)[None].float().div_(255.0)
         with self._autocast():
             self._embeddings = self.model.image_embeddings(tensor)

@@ -110,7 +110,7 @@ class SameoNode(Node):
         try:
             yield
         except ConversionError as error:
-            self._warn(error.kind, f"ignoring a {what} message: {error}")
+            self._warn(f"{what} {error.kind}", f"ignoring a {what} message: {error}")
 
     def _hand_over(self, result: PairingResult) -> None:
         for stamp in result.unmatched:

@@ -1,5 +1,7 @@
 """AmodalPredictor: agreement with the model's own outputs, batching, and every bad input."""
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -86,6 +88,20 @@ def test_points_change_the_prediction(model, image):
     clicked = predictor.predict(
         BOXES[:1], points=np.array([[[20, 20], [35, 25]]]), point_labels=np.array([[1, 0]]))[0]
     assert plain.iou != clicked.iou
+
+
+def test_read_only_image_works_without_warning(model, image):
+    """A view of received bytes (what the ROS node passes) gives the same masks, silently."""
+    view = np.frombuffer(image.tobytes(), np.uint8).reshape(image.shape)
+    assert not view.flags.writeable
+    predictor = AmodalPredictor(model)
+    predictor.set_image(image)
+    expected = [m.mask for m in predictor.predict(BOXES)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        predictor.set_image(view)
+    for got, want in zip(predictor.predict(BOXES), expected):
+        np.testing.assert_array_equal(got.mask, want)
 
 
 def test_empty_box_list(model, image):

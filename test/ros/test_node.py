@@ -122,6 +122,22 @@ def test_malformed_input_is_logged_and_survived(client, sameo_node: NodeProcess)
     assert sameo_node.process.poll() is None
 
 
+def test_undecodable_bytes_are_logged_and_survived(client, sameo_node: NodeProcess) -> None:
+    """Bytes that are no valid CDR of the topic's type: a stamp that cannot be read is dropped
+    in the callback, a body that cannot be parsed skips the frame in the worker."""
+    frame = scene_frame(seed=6, size=96)
+    assert client.request(frame, 699 * SEC, TIMEOUT, RESEND_S) is not None  # both ends matched
+    client.image_pub.publish(b"\x00\x01\x00\x00\x07")
+    assert sameo_node.wait_log("ignoring a image message: truncated message at byte 4")
+    stamp = 700 * SEC
+    detections = client.codec.encode(client.detections_message(frame, stamp))
+    client.image_pub.publish(client.codec.encode(client.image_message(frame.rgb, stamp)))
+    client.detections_pub.publish(detections[: len(detections) // 2])
+    assert sameo_node.wait_log(f"skipping frame at {stamp * 1e-9:.6f} s: ")
+    assert client.request(frame, 701 * SEC, TIMEOUT, RESEND_S) is not None
+    assert sameo_node.process.poll() is None
+
+
 def test_declared_parameters_match_config(client) -> None:
     from rcl_interfaces.srv import DescribeParameters, ListParameters
 
