@@ -46,7 +46,7 @@ def visible_masks(
     spills = [_spill(m, o, b) for m, o, b in zip(masks, offsets, prompt_boxes)]
     front_to_back = sorted(range(len(masks)), key=lambda i: (spills[i], -i))
     covered = np.zeros(image_hw, bool)  # pixels taken by an instance further in front
-    result: list[np.ndarray] = [masks[0]] * len(masks)
+    result: list[np.ndarray] = [np.empty(0, bool)] * len(masks)  # each slot filled below
     for i in front_to_back:
         mask = masks[i]
         rows, cols, mask_rows, mask_cols = _in_image(mask.shape, offsets[i], image_hw)

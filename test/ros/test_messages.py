@@ -31,6 +31,10 @@ def test_occluded_instance_loses_the_part_behind_the_front_one() -> None:
     assert visible_fraction(back, vis[0]) == 0.5
 
 
+def test_no_masks_no_visibility() -> None:
+    assert visible_masks([], [], [], image_hw=(10, 10)) == []
+
+
 def test_parts_outside_the_image_are_not_visible() -> None:
     mask = _rect(4, 4)
     vis = visible_masks([mask], [(-2, 0)], [np.array([0, 0, 2, 4.0])], image_hw=(10, 10))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from collections.abc import Iterator
@@ -120,6 +121,16 @@ def test_malformed_input_is_logged_and_survived(client, sameo_node: NodeProcess)
         client.request(frame, 402 * SEC, TIMEOUT, RESEND_S) is not None
     )  # a good frame still works
     assert sameo_node.process.poll() is None
+
+
+def test_frame_without_detections_gets_an_empty_answer(client, sameo_node) -> None:
+    frame = scene_frame(seed=7, size=96)
+    empty = dataclasses.replace(
+        frame, boxes=np.zeros((0, 4)), ids=(), class_ids=(), scores=np.zeros(0)
+    )
+    msg = client.request(empty, 710 * SEC, TIMEOUT, RESEND_S)
+    assert msg is not None, sameo_node.log_text()[-3000:]
+    assert list(msg.masks) == []
 
 
 def test_undecodable_bytes_are_logged_and_survived(client, sameo_node: NodeProcess) -> None:
