@@ -12,7 +12,6 @@ figures are medians in milliseconds. Needs the colcon-built workspace (`make ros
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
 from collections.abc import Callable
@@ -21,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from .pipeline import FrameResult, MaskRecord
+from .report import report
 from .scene import Frame, scene_frame
 
 
@@ -121,11 +121,7 @@ def main(argv: list[str] | None = None) -> None:
     for group, ways in groups.items():
         for name, ms in compare(ways, args.rounds, args.calls).items():
             figures[f"{group}_{name}_ms"] = ms
-    for name, value in figures.items():
-        print(f"{name:36s} {value:.3f}" if isinstance(value, float) else f"{name:36s} {value}")
-    if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(figures, indent=2))
+    report(figures, args.json)
 
 
 if __name__ == "__main__":

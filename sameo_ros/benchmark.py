@@ -14,13 +14,13 @@ also reported added to it.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 from pathlib import Path
 
 import torch
 
+from .report import report
 from .scene import scene_frame
 from .session import node_and_client, stream
 
@@ -61,8 +61,8 @@ def main(argv: list[str] | None = None) -> None:
     ]
     with node_and_client(parameters) as client:
         stream(client, frames[: args.warmup], timeout=300.0)
-        report = stream(client, frames[args.warmup :], timeout=300.0, first_stamp=10**12)
-    figures = report.figures()
+        timed = stream(client, frames[args.warmup :], timeout=300.0, first_stamp=10**12)
+    figures = timed.figures()
     figures.update(
         model=str(args.checkpoint or f"{args.variant} (random weights)"),
         device=args.device,
@@ -74,11 +74,7 @@ def main(argv: list[str] | None = None) -> None:
         machine=platform.processor() or platform.machine(),
         load_average=os.getloadavg()[0],
     )
-    for name, value in figures.items():
-        print(f"{name:36s} {value:.3f}" if isinstance(value, float) else f"{name:36s} {value}")
-    if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(figures, indent=2))
+    report(figures, args.json)
 
 
 if __name__ == "__main__":

@@ -6,8 +6,8 @@ into message objects takes rosbags 0.25-0.45 ms, and building and serializing 20
 0.4-0.6 ms; reading only the fields SAMEO uses, and writing the mask bytes straight from the
 FrameResult, takes about half of that (`python -m sameo_ros.bench_wire`), and right after the
 model, with cold caches, every figure is 2-3 times larger. The functions are tested against rosbags
-and rclpy (test/ros/test_frame_cdr.py). Layouts: sensor_msgs/Image, vision_msgs 4.x and
-msg/AmodalMaskArray.msg.
+(test/ros/test_frame_cdr.py) and rclpy (test/ros/test_wire.py). Layouts: sensor_msgs/Image,
+vision_msgs 4.x and msg/AmodalMaskArray.msg.
 """
 
 from __future__ import annotations

@@ -38,7 +38,8 @@ class FrameTiming:
 
     @property
     def transport_ms(self) -> float:
-        """DDS both ways and the node's callbacks, up to the pair being complete."""
+        """Client publish -> pair complete in the node (DDS, taking the bytes, callbacks), plus
+        masks published -> the client takes them: DDS both ways."""
         return self.latency_ms - self.node_ms
 
 

@@ -1,5 +1,6 @@
-"""End to end: the main job (`python -m sameo_ros.demo`, what `make demo` runs) and the node
-benchmark, each as a user runs it, in a fresh process against the built workspace."""
+"""End to end: the main job (`python -m sameo_ros.demo`, what `make demo` runs), the node
+benchmark and the message-cost benchmark, each as a user runs it, in a fresh process against the
+built workspace."""
 
 from __future__ import annotations
 
@@ -48,3 +49,18 @@ def test_benchmark_writes_figures(tmp_path):
     outside = figures["outside_model_ms_p50"]
     assert 0 < outside < figures["latency_ms_p50"]
     assert figures["transport_ms_p50"] > 0
+    assert figures["client_encode_ms_p50"] > 0 and figures["client_decode_ms_p50"] > 0
+
+
+def test_bench_wire_compares_the_three_codecs(tmp_path):
+    report = tmp_path / "wire.json"
+    proc = _run("sameo_ros.bench_wire", "--detections", "4", "--width", "160", "--height", "120",
+                "--rounds", "2", "--calls", "1", "--json", str(report))
+    figures = json.loads(report.read_text())
+    assert figures["image_bytes"] > 160 * 120 * 3 and figures["detections"] == 4
+    for group, ways in [("detections_in", ("rclpy", "rosbags", "frame_cdr")),
+                        ("image_in", ("rclpy", "rosbags", "frame_cdr")),
+                        ("masks_out", ("rclpy_serialize_only", "rosbags", "frame_cdr"))]:
+        for way in ways:
+            assert figures[f"{group}_{way}_ms"] > 0, (group, way)
+    assert "masks_out_frame_cdr_ms" in proc.stdout
