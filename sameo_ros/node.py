@@ -34,7 +34,7 @@ from .cdr import header_stamp_ns
 from .conversions import ConversionError
 from .frame_cdr import decode_detections, decode_image, encode_amodal_mask_array
 from .latest import LatestSlot
-from .messages import copy_header, rgb_image
+from .messages import rgb_image
 from .overlay import draw_overlay
 from .pairing import Pair, PairingResult, StampPairer
 from .params import DESCRIPTIONS, PARAMETERS, NodeConfig, config_from_values
@@ -163,7 +163,7 @@ class SameoNode(Node):
         self.masks_pub.publish(masks)
         t2 = time.monotonic()
         types, encode = self.codec.types, self.codec.encode
-        header = copy_header(types, image_header)
+        header = image_header  # decode_image built it with these types
         if self.debug_pub is not None and self.debug_pub.get_subscription_count() > 0:
             overlay = draw_overlay(result.image, result.records)
             self.debug_pub.publish(encode(rgb_image(types, header, overlay)))
