@@ -7,7 +7,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: venv demo image-demo test lint clean ros ros-benchmark
 
-# The Python environment: sameo_core + training (editable) with test, export and replay extras.
+# The Python environment: sameo_core (editable) with test, export and replay extras.
 $(VENV)/.stamp: setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q -U pip
@@ -16,8 +16,11 @@ $(VENV)/.stamp: setup.py
 
 venv: $(VENV)/.stamp
 
+# ruff, and vermin: the code must also run on Python 3.10 (Ubuntu 22.04 / ROS 2 Humble).
 lint: venv
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/vermin --target=3.10- --violations --eval-annotations --no-tips -q \
+	  sameo_core sameo_ros training launch test setup.py
 
 test: venv lint ros
 	$(PY) -m pytest -q test
@@ -29,7 +32,7 @@ demo: ros
 
 # The library alone on a real COCOA image (no ROS): overlay + COCO RLE masks in out/image_demo/.
 image-demo: venv
-	$(PY) -m sameo_core.demo --out out/image_demo
+	$(PY) -m sameo_core.tools.image_demo --out out/image_demo
 
 clean:
 	rm -rf $(VENV) build install log out .ros_ws

@@ -1,5 +1,7 @@
-"""pip install of the ROS-free parts of sameo: the `sameo_core` library and the `training` tools.
+"""pip install of the ROS-free library `sameo_core` (with its command-line tools).
 
+The `training/` entry points (`python -m training.train`, ...) run from a source checkout and are
+not installed: a top-level package named `training` in site-packages would shadow any other.
 The ROS 2 node (`sameo_ros/`) is built by colcon from CMakeLists.txt and package.xml instead.
 """
 
@@ -11,7 +13,8 @@ setup(
     description="SAMEO amodal instance segmentation (Segment Anything, Even Occluded) for robots",
     license="Apache-2.0",
     python_requires=">=3.10",
-    packages=find_packages(include=["sameo_core", "sameo_core.*", "training", "training.*"]),
+    packages=find_packages(include=["sameo_core", "sameo_core.*"]),
+    package_data={"sameo_core.tools": ["demo_data/*"]},
     install_requires=[
         "torch>=2.4",
         "torchvision>=0.19",
@@ -29,6 +32,7 @@ setup(
         "dev": [
             "pytest>=8",
             "ruff>=0.5",
+            "vermin>=1.6",
             "tensorboard>=2.14",
             "matplotlib>=3.7",
             "onnx>=1.16",

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from sameo_core.geometry import RoiMask
+
 PALETTE = np.array([
     (230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48),
     (145, 30, 180), (70, 240, 240), (240, 50, 230), (210, 245, 60), (0, 128, 128),
@@ -17,29 +19,18 @@ HATCH_PERIOD = 8
 
 @dataclass(frozen=True)
 class OverlayItem:
-    """One instance to draw: an ROI mask placed at `offset` (x, y), optionally its visible part
-    (same ROI; None = draw the whole mask solid), a label and a box (xyxy) to place it at."""
+    """One instance to draw: its amodal mask, optionally its visible part (a bool array of the
+    same ROI; None = draw the whole mask solid), a label and a box (xyxy) to place it at."""
 
-    mask: np.ndarray
-    offset: tuple[int, int]
+    amodal: RoiMask
     label: str = ""
     visible: np.ndarray | None = None
     box: np.ndarray | None = None
 
 
-def _window(item: OverlayItem, height: int, width: int) -> tuple[slice, slice, slice, slice]:
-    """(image rows, image cols, mask rows, mask cols) where the ROI overlaps the image."""
-    x0, y0 = item.offset
-    h, w = item.mask.shape
-    top, left = max(y0, 0), max(x0, 0)
-    bottom, right = max(min(y0 + h, height), top), max(min(x0 + w, width), left)
-    return (slice(top, bottom), slice(left, right), slice(top - y0, bottom - y0),
-            slice(left - x0, right - x0))
-
-
 def _tint(out: np.ndarray, item: OverlayItem, color: np.ndarray, alpha: float) -> None:
-    rows, cols, mask_rows, mask_cols = _window(item, *out.shape[:2])
-    amodal = item.mask[mask_rows, mask_cols]
+    rows, cols, mask_rows, mask_cols = item.amodal.window(*out.shape[:2])
+    amodal = item.amodal.mask[mask_rows, mask_cols]
     visible = amodal if item.visible is None else item.visible[mask_rows, mask_cols] & amodal
     yy, xx = np.mgrid[rows, cols]
     hatch = ((xx + yy) % HATCH_PERIOD) < 3
@@ -49,15 +40,16 @@ def _tint(out: np.ndarray, item: OverlayItem, color: np.ndarray, alpha: float) -
 
 
 def _outline(canvas: np.ndarray, item: OverlayItem, color: tuple[int, ...]) -> None:
-    contours, _ = cv2.findContours(item.mask.astype(np.uint8), cv2.RETR_EXTERNAL,
+    contours, _ = cv2.findContours(item.amodal.mask.astype(np.uint8), cv2.RETR_EXTERNAL,
                                    cv2.CHAIN_APPROX_SIMPLE)
-    cv2.drawContours(canvas, contours, -1, color, 1, offset=tuple(int(v) for v in item.offset))
+    offset = tuple(int(v) for v in item.amodal.offset)
+    cv2.drawContours(canvas, contours, -1, color, 1, offset=offset)
     if item.box is not None:
         x0, y0, x1, y1 = (int(round(float(v))) for v in item.box)
         cv2.rectangle(canvas, (x0, y0), (x1, y1), color, 1)
         origin = (x0 + 2, max(y0 + 12, 12))
     else:
-        origin = (int(item.offset[0]) + 2, max(int(item.offset[1]) + 12, 12))
+        origin = (offset[0] + 2, max(offset[1] + 12, 12))
     if item.label:
         cv2.putText(canvas, item.label, origin, cv2.FONT_HERSHEY_SIMPLEX, 0.4, color, 1,
                     cv2.LINE_AA)

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
+from sameo_core.geometry import RoiMask
 
 from .pipeline import FrameResult, MaskRecord
 from .report import report
@@ -39,13 +39,11 @@ def ground_truth_result(frame: Frame) -> FrameResult:
     """A FrameResult whose masks are the frame's true amodal masks, cropped like the node's."""
     records = []
     for k, (amodal, visible) in enumerate(zip(frame.amodal, frame.visible)):
-        ys, xs = np.nonzero(amodal)
-        y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
-        box = np.array([x0, y0, x1, y1], np.float64)
+        roi = RoiMask.from_full(amodal)
         records.append(MaskRecord(
             id=frame.ids[k], class_id=frame.class_ids[k], detector_score=float(frame.scores[k]),
-            score=0.9, iou=0.9, prompt_box=frame.boxes[k], amodal_box=box,
-            offset=(int(x0), int(y0)), mask=amodal[y0:y1, x0:x1], visible=visible[y0:y1, x0:x1],
+            score=0.9, iou=0.9, prompt_box=frame.boxes[k], amodal_box=roi.box(),
+            offset=roi.offset, mask=roi.mask, visible=roi.crop(visible),
             visible_fraction=float(visible.sum() / amodal.sum()),
         ))  # fmt: skip
     return FrameResult(frame.rgb, records)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from sameo_core.geometry import RoiMask
 from sameo_core.visualize import OverlayItem
 from sameo_core.visualize import draw_overlay as draw_items
 
@@ -15,8 +16,7 @@ def draw_overlay(rgb: np.ndarray, records: list[MaskRecord]) -> np.ndarray:
     """RGB uint8 [H, W, 3] copy of `rgb` with every record drawn on it."""
     items = [
         OverlayItem(
-            mask=r.mask,
-            offset=r.offset,
+            amodal=RoiMask(r.mask, r.offset),
             visible=r.visible,
             box=r.prompt_box,
             label=f"{r.id} {r.score:.2f} vis {r.visible_fraction:.0%}",

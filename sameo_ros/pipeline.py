@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from sameo_core.inference import AmodalPredictor, PredictorConfig
 from sameo_core.model import build_sameo
-from sameo_core.predictor import AmodalPredictor, PredictorConfig
 
 from .conversions import Prompts, image_to_rgb
 from .params import NodeConfig
@@ -81,16 +81,13 @@ class FramePipeline:
         rgb = image_to_rgb(image_msg)
         chosen = select_prompts(prompts, self.config.score_threshold, self.config.max_detections)
         t1 = time.perf_counter()
-        masks = []
+        masks, rejected = [], {}
         if chosen:
             self.predictor.set_image(rgb)
-            masks = self.predictor.predict(prompts.boxes[chosen], prompts.scores[chosen])
+            prediction = self.predictor.predict(prompts.boxes[chosen], prompts.scores[chosen])
+            masks = prediction.masks
+            rejected = {prompts.ids[chosen[i]]: why for i, why in prediction.rejected.items()}
         t2 = time.perf_counter()
-        rejected = (
-            {prompts.ids[chosen[i]]: why for i, why in self.predictor.last_rejected.items()}
-            if chosen
-            else {}
-        )
         records = self._records(masks, [chosen[m.index] for m in masks], prompts, rgb.shape[:2])
         t3 = time.perf_counter()
         timings = {"convert": t1 - t0, "model": t2 - t1, "visibility": t3 - t2}
@@ -101,8 +98,8 @@ class FramePipeline:
         masks: list, indices: list[int], prompts: Prompts, image_hw: tuple[int, int]
     ) -> list[MaskRecord]:
         visibles = visible_masks(
-            [m.mask for m in masks],
-            [m.offset for m in masks],
+            [m.amodal.mask for m in masks],
+            [m.amodal.offset for m in masks],
             [m.prompt_box for m in masks],
             image_hw,
         )
@@ -115,10 +112,10 @@ class FramePipeline:
                 iou=float(m.iou),
                 prompt_box=np.asarray(m.prompt_box, np.float64),
                 amodal_box=np.asarray(m.box, np.float64),
-                offset=(int(m.offset[0]), int(m.offset[1])),
-                mask=m.mask,
+                offset=(int(m.amodal.offset[0]), int(m.amodal.offset[1])),
+                mask=m.amodal.mask,
                 visible=v,
-                visible_fraction=visible_fraction(m.mask, v),
+                visible_fraction=visible_fraction(m.amodal.mask, v),
             )
             for m, i, v in zip(masks, indices, visibles)
         ]

@@ -16,6 +16,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from sameo_core.files import atomic_write_bytes
+
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_INSTALL = REPO / ".ros_ws" / "install"
 
@@ -71,9 +73,7 @@ def _write_profile() -> Path:
     """The Fast DDS profile as a file (one per user, replaced atomically when it differs)."""
     profile = Path(tempfile.gettempdir()) / f"sameo_fastdds_loopback_{os.getuid()}.xml"
     if not profile.is_file() or profile.read_text() != _FASTDDS_PROFILE:
-        partial = profile.with_suffix(f".{os.getpid()}.tmp")
-        partial.write_text(_FASTDDS_PROFILE)
-        partial.replace(profile)
+        atomic_write_bytes(profile, _FASTDDS_PROFILE.encode(), durable=False)
     return profile
 
 

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sameo_core.data.scene import SceneConfig, generate_scene
+from sameo_core.data.procedural_scenes import SceneConfig, generate_scene
+from sameo_core.geometry import mask_boxes
 
 
 @dataclass(frozen=True)
@@ -25,11 +26,6 @@ class Frame:
     scores: np.ndarray  # float64 [N]
     amodal: tuple[np.ndarray, ...]  # ground-truth bool [H, W] amodal mask per box
     visible: tuple[np.ndarray, ...]  # ground-truth bool [H, W] visible mask per box
-
-
-def _box(mask: np.ndarray) -> np.ndarray:
-    ys, xs = np.nonzero(mask)
-    return np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], np.float64)
 
 
 def scene_frame(
@@ -57,7 +53,7 @@ def scene_frame(
     count = detections or len(instances)
     source = [k % len(instances) for k in range(count)]
     jitter = rng.integers(-3, 4, size=(count, 4)) * (np.arange(count) >= len(instances))[:, None]
-    boxes = np.stack([_box(visible[k]) for k in source]) + jitter
+    boxes = mask_boxes(np.stack([visible[k] for k in source])) + jitter
     return Frame(
         rgb=full,
         boxes=boxes.astype(np.float64),

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from sameo_core.geometry import RoiMask
+
 
 def _spill(mask: np.ndarray, offset: tuple[int, int], prompt_box: np.ndarray) -> float:
     """Share of the mask's pixels outside the prompt box (0 = fully inside)."""
@@ -22,18 +24,6 @@ def _spill(mask: np.ndarray, offset: tuple[int, int], prompt_box: np.ndarray) ->
     left, top = max(bx0 - x0, 0), max(by0 - y0, 0)
     inside = np.count_nonzero(mask[top : max(by1 - y0, top), left : max(bx1 - x0, left)])
     return 1.0 - inside / area
-
-
-def _in_image(
-    shape: tuple[int, int], offset: tuple[int, int], image_hw: tuple[int, int]
-) -> tuple[slice, slice, slice, slice]:
-    """(image rows, image cols, mask rows, mask cols) where a mask ROI overlaps the image."""
-    x0, y0 = offset
-    top, left = max(y0, 0), max(x0, 0)
-    bottom = max(min(y0 + shape[0], image_hw[0]), top)
-    right = max(min(x0 + shape[1], image_hw[1]), left)
-    return (slice(top, bottom), slice(left, right), slice(top - y0, bottom - y0),
-            slice(left - x0, right - x0))  # fmt: skip
 
 
 def visible_masks(
@@ -49,7 +39,7 @@ def visible_masks(
     result: list[np.ndarray] = [np.empty(0, bool)] * len(masks)  # each slot filled below
     for i in front_to_back:
         mask = masks[i]
-        rows, cols, mask_rows, mask_cols = _in_image(mask.shape, offsets[i], image_hw)
+        rows, cols, mask_rows, mask_cols = RoiMask(mask, offsets[i]).window(*image_hw)
         window, inside = covered[rows, cols], mask[mask_rows, mask_cols]
         shown = np.greater(inside, window)  # inside and not covered
         np.logical_or(window, inside, out=window)

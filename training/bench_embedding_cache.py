@@ -21,11 +21,12 @@ from pathlib import Path
 
 import torch
 
-from sameo_core.engine import train_one_epoch
-from sameo_core.losses import PAPER_WEIGHTS, SameoCriterion
 from sameo_core.model import build_sameo
-from sameo_core.training.config import DataSpec
+from sameo_core.tools import cli
 from sameo_core.training.embedding_cache import EmbeddingCache, encoder_fingerprint, fill
+from sameo_core.training.engine import train_one_epoch
+from sameo_core.training.losses import PAPER_WEIGHTS, SameoCriterion
+from sameo_core.training.recipe import DataSpec
 from sameo_core.training.sources import open_source
 from sameo_core.training.stream import StepBatches
 from sameo_core.training.wrapper import SameoTrainer, set_trainable
@@ -82,4 +83,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main)

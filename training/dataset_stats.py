@@ -19,7 +19,8 @@ from pathlib import Path
 
 from sameo_core.data.filters import FilterConfig, apply_filters
 from sameo_core.data.registry import parse_spec, read_dataset
-from sameo_core.data.stats import DatasetStats, dataset_stats, format_table
+from sameo_core.data.table1 import DatasetStats, dataset_stats, format_table
+from sameo_core.tools import cli
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -44,11 +45,7 @@ def _row(spec: str, image_root: Path | None, use_filters: bool) -> DatasetStats:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    try:
-        rows = [_row(spec, args.image_root, args.filter) for spec in args.datasets]
-    except (ValueError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    rows = [_row(spec, args.image_root, args.filter) for spec in args.datasets]
     print(format_table(rows))
     if args.json is not None:
         args.json.write_text(json.dumps([r.as_dict() for r in rows], indent=2) + "\n")
@@ -56,4 +53,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.run(main)

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 import torch
@@ -32,10 +31,11 @@ from tqdm import tqdm
 from sameo_core.evaluation.coco_eval import load_gt, load_results
 from sameo_core.evaluation.predict import BASELINES, baseline_results, model_results
 from sameo_core.evaluation.prompts import PROMPT_KINDS, detection_prompts, gt_prompts
-from sameo_core.evaluation.report import markdown_table, precision_recall_plot
 from sameo_core.evaluation.run import evaluate_results, table_rows
+from sameo_core.evaluation.tables import markdown_table, precision_recall_plot
+from sameo_core.inference import AmodalPredictor, PredictorConfig
 from sameo_core.model import build_sameo
-from sameo_core.predictor import AmodalPredictor, PredictorConfig
+from sameo_core.tools import cli
 
 
 def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
@@ -59,14 +59,14 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
 def _results(args: argparse.Namespace, gt: dict) -> list[dict]:
     if args.results is not None:
         if args.checkpoint or args.baseline:
-            raise SystemExit("--results scores given masks: no --checkpoint or --baseline")
+            raise ValueError("--results scores given masks: no --checkpoint or --baseline")
         return load_results(args.results)
     prompts = (detection_prompts(args.detections, gt) if args.detections is not None
                else gt_prompts(gt, args.prompts))  # fmt: skip
     if args.baseline:
         return baseline_results(gt, prompts, args.baseline)
     if args.checkpoint is None:
-        raise SystemExit("prompted evaluation needs --checkpoint (or --baseline)")
+        raise ValueError("prompted evaluation needs --checkpoint (or --baseline)")
     model = build_sameo(variant=args.variant, checkpoint=args.checkpoint)
     # Degenerate or non-finite detector boxes get no mask (they cannot be prompts at all).
     predictor = AmodalPredictor(model, device=torch.device(args.device),
@@ -94,5 +94,4 @@ def main(args: argparse.Namespace) -> dict:
 
 
 if __name__ == "__main__":
-    main(get_args_parser().parse_args())
-    sys.exit(0)
+    cli.run(lambda: main(get_args_parser().parse_args()))

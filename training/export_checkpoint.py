@@ -15,18 +15,17 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import torch
-
-from sameo_core.checkpoint import atomic_save
+from sameo_core.model.checkpoint import CheckpointError, atomic_save, read_checkpoint
+from sameo_core.tools import cli
 
 
 def export(src: Path, dst: Path, half: bool, note: str) -> dict:
-    state = torch.load(src, map_location="cpu", weights_only=True)
-    if "model" not in state or "sameo" not in state:
-        raise ValueError(f"{src} is not a SAMEO checkpoint with weights and config")
+    state, meta = read_checkpoint(src)
+    if "config" not in meta:
+        raise CheckpointError(f"{src} is not a SAMEO checkpoint with weights and config")
     weights = {k: v.half() if half and v.is_floating_point() else v
-               for k, v in state["model"].items()}  # fmt: skip
-    meta = {k: v for k, v in state["sameo"].items() if k != "train_config"}
+               for k, v in state.items()}  # fmt: skip
+    meta = {k: v for k, v in meta.items() if k != "train_config"}
     if note:
         meta["note"] = note
     atomic_save({"model": weights, "sameo": meta}, dst)
@@ -45,4 +44,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main)

@@ -29,8 +29,9 @@ from sameo_core.evaluation.coco_eval import load_gt
 from sameo_core.evaluation.predict import baseline_results, model_results
 from sameo_core.evaluation.prompts import gt_prompts
 from sameo_core.evaluation.run import evaluate_results
+from sameo_core.inference import AmodalPredictor
 from sameo_core.model import build_sameo
-from sameo_core.predictor import AmodalPredictor
+from sameo_core.tools import cli
 
 PROMPTS = {"gt-amodal": "amodal box", "gt-modal": "visible box"}
 SUBSETS = ("occluded", "unoccluded")
@@ -99,4 +100,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main)

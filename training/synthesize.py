@@ -36,9 +36,10 @@ from pathlib import Path
 import numpy as np
 
 from sameo_core.data.amodal_lvis import ObjectSource, SynthConfig, synthesize_pair
-from sameo_core.data.complete_objects import RecordsSource, ShapesSource, collect_complete_objects
+from sameo_core.data.complete_objects import RecordsSource, ShapeObjects, collect_complete_objects
 from sameo_core.data.registry import parse_spec, read_dataset
 from sameo_core.data.synth_store import assemble, is_complete, merge, prepare, write_pair
+from sameo_core.tools import cli
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ class Job:
 
 def build_source(job: Job) -> ObjectSource:
     if job.source == "shapes":
-        return ShapesSource(job.image_size)
+        return ShapeObjects(job.image_size)
     fmt, path = parse_spec(job.source) if ":" in job.source else ("coco_instances", job.source)
     result = read_dataset(fmt, path, job.image_root)
     return RecordsSource(collect_complete_objects(result.records))
@@ -164,7 +165,7 @@ def _bench_generate(num_images: int, image_size: int, workers: int) -> dict[str,
 
 def _bench_scenes(num_images: int, image_size: int) -> dict[str, object]:
     """In-process `generate_scene` rate (what an on-the-fly training loader gets)."""
-    from sameo_core.data.scene import SceneConfig, generate_scene
+    from sameo_core.data.procedural_scenes import SceneConfig, generate_scene
 
     cfg = SceneConfig(image_size=image_size)
     start = time.perf_counter()
@@ -195,14 +196,10 @@ def _run_bench(argv: list[str]) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     commands = {"merge": _run_merge, "bench": _run_bench}
-    try:
-        if argv and argv[0] in commands:
-            return commands[argv[0]](argv[1:])
-        return _run_generate(argv)
-    except (ValueError, FileNotFoundError, RuntimeError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    if argv and argv[0] in commands:
+        return commands[argv[0]](argv[1:])
+    return _run_generate(argv)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.run(main)

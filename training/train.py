@@ -32,14 +32,12 @@ import torch
 import yaml
 from torch.nn.parallel import DistributedDataParallel
 
-from sameo_core.checkpoint import save_checkpoint
-from sameo_core.engine import NonFiniteLossError, evaluate, train_one_epoch
 from sameo_core.evaluation.coco_eval import load_gt
 from sameo_core.evaluation.run import gt_prompt_validation
-from sameo_core.losses import SameoCriterion
 from sameo_core.model import Sameo
+from sameo_core.model.checkpoint import save_checkpoint
+from sameo_core.tools import cli
 from sameo_core.training.batches import InstanceBatch
-from sameo_core.training.config import TrainConfig, load_config
 from sameo_core.training.distributed import (
     cleanup_distributed,
     init_distributed,
@@ -47,8 +45,11 @@ from sameo_core.training.distributed import (
     reduce_mean,
 )
 from sameo_core.training.embedding_cache import embeddings_for_config
+from sameo_core.training.engine import NonFiniteLossError, evaluate, train_one_epoch
+from sameo_core.training.losses import SameoCriterion
 from sameo_core.training.monitor import Monitor
-from sameo_core.training.setup import (
+from sameo_core.training.recipe import TrainConfig, load_config
+from sameo_core.training.runtime import (
     amp_setup,
     build_model,
     configure_runtime,
@@ -182,4 +183,4 @@ def _fmt(stats: dict[str, float]) -> str:
 
 if __name__ == "__main__":
     torch.multiprocessing.set_start_method("spawn", force=True)
-    sys.exit(main(get_args_parser().parse_args()))
+    cli.run(lambda: main(get_args_parser().parse_args()))

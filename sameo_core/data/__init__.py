@@ -1,23 +1,23 @@
 """Amodal data: unified records, dataset readers, quality filters, Table-1 statistics,
 procedural and Amodal-LVIS-style synthetic occlusion, and training-time sampling.
 
-Nothing here imports torch or a model: completeness checks take a plain callable.
+Nothing here imports a model: completeness checks take a plain callable.
 """
 
 from sameo_core.data.amodal_lvis import SynthConfig, SyntheticPair, synthesize_pair
 from sameo_core.data.complete_objects import (
     CompletenessCheck,
     RecordsSource,
-    ShapesSource,
+    ShapeObjects,
     collect_complete_objects,
 )
 from sameo_core.data.filters import FilterConfig, FilterReport, apply_filters
+from sameo_core.data.procedural_scenes import SceneConfig, SceneInstance, generate_scene
+from sameo_core.data.read_report import ReadReport, ReadResult
 from sameo_core.data.records import ImageGroup, InstanceRecord, group_by_image
 from sameo_core.data.registry import READERS, parse_spec, read_dataset
-from sameo_core.data.report import ReadReport, ReadResult
 from sameo_core.data.sampling import DatasetMixer, PromptBox, PromptConfig, sample_prompt_box
-from sameo_core.data.scene import SceneConfig, SceneInstance, generate_scene
-from sameo_core.data.stats import DatasetStats, dataset_stats
+from sameo_core.data.table1 import DatasetStats, dataset_stats
 
 __all__ = [
     "READERS",
@@ -35,7 +35,7 @@ __all__ = [
     "RecordsSource",
     "SceneConfig",
     "SceneInstance",
-    "ShapesSource",
+    "ShapeObjects",
     "SynthConfig",
     "SyntheticPair",
     "apply_filters",

@@ -15,8 +15,8 @@ from typing import Protocol
 import numpy as np
 
 from sameo_core.data.complete_objects import TargetScene
-from sameo_core.data.occlusion import normalise_size, paste, place_occluder
-from sameo_core.data.scene import SceneInstance, make_instance
+from sameo_core.data.compositing import normalise_size, paste, place_occluder
+from sameo_core.data.procedural_scenes import SceneInstance, make_instance
 from sameo_core.data.shapes import ObjectPatch
 
 
@@ -56,7 +56,7 @@ class SyntheticPair:
 def synthesize_pair(
     rng: np.random.Generator, source: ObjectSource, cfg: SynthConfig
 ) -> SyntheticPair:
-    """One occluded/original pair; raises RuntimeError when no pair fits in `pair_attempts`."""
+    """One occluded/original pair; raises ValueError when no pair fits in `pair_attempts`."""
     for _ in range(cfg.pair_attempts):
         scene = source.draw_scene(rng)
         canvas = scene.mask.shape
@@ -81,6 +81,6 @@ def synthesize_pair(
             ),
             target_original=make_instance(scene.mask, scene.mask, *tgt),
         )
-    raise RuntimeError(
+    raise ValueError(
         f"no occluder placement reached {cfg.occlusion_range} in {cfg.pair_attempts} pairs"
     )

@@ -1,7 +1,8 @@
 """Readers for the COCO-like amodal files: amodal-COCO, COCOA-cls, D2SA, KINS, KINS2020, WALT.
 
 They share one loop and differ only in where the amodal and visible segmentations live, which a
-`CocoSchema` states. See shared/notes/amodal_formats.md for the field names of each dataset.
+`CocoSchema` states (the field names of each dataset are in `SCHEMAS` below and in README.md,
+"Data").
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sameo_core.data.report import ReadReport, ReadResult
+from sameo_core.data.read_report import ReadReport, ReadResult
 from sameo_core.data.validate import ImageInfo, RawInstance, build_instance
 
 Getter = Callable[[dict[str, Any]], Any]

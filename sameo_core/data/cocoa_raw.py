@@ -19,7 +19,7 @@ from typing import Any
 import cv2
 
 from sameo_core.data.coco_readers import coco_images, load_json
-from sameo_core.data.report import ReadReport, ReadResult
+from sameo_core.data.read_report import ReadReport, ReadResult
 from sameo_core.data.validate import ImageInfo, RawInstance, build_instance
 
 NAME = "cocoa"

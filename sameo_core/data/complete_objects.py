@@ -1,7 +1,7 @@
 """Pools of complete (unoccluded) objects for synthetic occlusion (paper, section 3.3).
 
 Two sources implement the same small interface (`draw_scene`, `draw_object`, `categories`):
-- `ShapesSource`: procedural textured shapes on textured backgrounds (`--source shapes`);
+- `ShapeObjects`: procedural textured shapes on textured backgrounds (`--source shapes`);
 - `RecordsSource`: complete objects found in a real dataset (`collect_complete_objects`).
 
 An object counts as complete when its visible mask equals its amodal mask, it keeps away from
@@ -17,9 +17,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-import cv2
 import numpy as np
 
+from sameo_core.data.images import read_image_rgb
 from sameo_core.data.records import Box, InstanceRecord, group_by_image
 from sameo_core.data.shapes import CATEGORIES, ObjectPatch, background, random_object
 
@@ -38,12 +38,8 @@ class CompletenessCheck:
     min_iou: float = 0.9
 
 
-@lru_cache(maxsize=8)
-def load_rgb(path: str) -> np.ndarray:
-    img = cv2.imread(path, cv2.IMREAD_COLOR)
-    if img is None:
-        raise FileNotFoundError(f"cannot read image {path}")
-    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+# Targets and occluders are drawn again and again from the same few images.
+load_rgb = lru_cache(maxsize=8)(read_image_rgb)
 
 
 def _boxes_overlap(a: Box, b: Box) -> bool:
@@ -94,7 +90,7 @@ def collect_complete_objects(
     return out
 
 
-class ShapesSource:
+class ShapeObjects:
     """Procedural complete objects; scenes are `image_size` squared."""
 
     categories = CATEGORIES

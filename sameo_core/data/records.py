@@ -53,7 +53,8 @@ def make_record(
     **fields: object,
 ) -> InstanceRecord:
     """A record whose boxes and occlusion rate are computed from the masks, never from the
-    file's own `area`/`bbox` fields (those are unreliable, see shared/notes)."""
+    file's own `area`/`bbox` fields: released amodal files disagree with their own masks there
+    (e.g. a modal `bbox` next to an amodal `segmentation`, or `area` of the other mask)."""
     amodal_area = rle_utils.area(amodal_rle)
     if amodal_area == 0:
         raise ValueError("empty amodal mask")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sameo_core.data.coco_readers import SCHEMAS, read_coco_like
 from sameo_core.data.cocoa_raw import read_cocoa
-from sameo_core.data.report import ReadResult
+from sameo_core.data.read_report import ReadResult
 
 Reader = Callable[..., ReadResult]  # (path, image_root=None) -> ReadResult
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-Box = tuple[float, float, float, float]  # COCO xywh
+Box = tuple[float, float, float, float]  # xyxy pixels, exclusive ends (sameo_core.geometry)
 
 
 class DatasetMixer:
@@ -70,12 +70,12 @@ def sample_prompt_box(
     image_size: tuple[int, int],
     cfg: PromptConfig | None = None,
 ) -> PromptBox:
-    """The modal or amodal box (xywh in) as an xyxy prompt, jittered and clipped to the image
+    """The modal or the amodal box (xyxy) as a prompt, jittered and clipped to the image
     (height, width); a jittered box keeps at least 1 px per side."""
     cfg = cfg or PromptConfig()
     use_amodal = bool(rng.random() < cfg.amodal_probability)
-    x, y, w, h = amodal_box if use_amodal else visible_box
-    x0, y0, x1, y1 = x, y, x + w, y + h
+    x0, y0, x1, y1 = (float(v) for v in (amodal_box if use_amodal else visible_box))
+    w, h = x1 - x0, y1 - y0
     if cfg.jitter > 0:
         dx0, dy0, dx1, dy1 = rng.normal(0.0, cfg.jitter, 4) * np.array([w, h, w, h])
         x0, y0, x1, y1 = x0 + dx0, y0 + dy0, x1 + dx1, y1 + dy1

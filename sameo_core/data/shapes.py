@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from sameo_core.geometry import RoiMask
+
 SHAPE_KINDS: tuple[str, ...] = (
     "ellipse", "rectangle", "rotated_rectangle", "triangle", "star", "polygon", "blob",
 )  # fmt: skip
@@ -65,8 +67,7 @@ def shape_mask(rng: np.random.Generator, kind: str, width: int, height: int) -> 
             rot = np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
             pts = pts @ rot.T
         cv2.fillPoly(canvas, [np.round(pts + side / 2).astype(np.int32)], 1)
-    ys, xs = np.nonzero(canvas)
-    return canvas[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1].astype(bool)
+    return RoiMask.from_full(canvas.astype(bool)).mask
 
 
 def _low_frequency(rng: np.random.Generator, h: int, w: int, cells: int) -> np.ndarray:

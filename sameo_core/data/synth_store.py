@@ -14,7 +14,6 @@ settings give byte-identical files whatever the worker count, sharding or resump
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,14 +23,13 @@ import numpy as np
 
 from sameo_core.data import rle as rle_utils
 from sameo_core.data.amodal_lvis import SyntheticPair
-from sameo_core.data.scene import SceneInstance
+from sameo_core.data.procedural_scenes import SceneInstance
+from sameo_core.files import atomic_write_bytes
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    # Regenerable bulk data: renamed into place, not fsynced (an interrupted run is resumed).
+    atomic_write_bytes(path, data, durable=False)
 
 
 def dumps(obj: Any) -> bytes:

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sameo_core.data import rle as rle_utils
+from sameo_core.data.read_report import ReadReport
 from sameo_core.data.records import InstanceRecord, make_record
-from sameo_core.data.report import ReadReport
 
 
 @dataclass(frozen=True)

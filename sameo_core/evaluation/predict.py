@@ -14,11 +14,11 @@ from typing import Any
 import numpy as np
 from pycocotools import mask as mask_utils
 
+from sameo_core.data.images import read_image_rgb
 from sameo_core.data.rle import encode
 from sameo_core.evaluation.coco_eval import to_rle
 from sameo_core.evaluation.prompts import Prompt, by_image
-from sameo_core.predictor import AmodalPredictor
-from sameo_core.training.sources import read_image_rgb
+from sameo_core.inference import AmodalPredictor
 
 BASELINES = ("visible", "box-fill")
 
@@ -56,8 +56,8 @@ def model_results(
                              f"{(img['height'], img['width'])}")  # fmt: skip
         predictor.set_image(pixels)
         boxes = np.array([p.box for p in group], dtype=np.float64)
-        for out in predictor.predict(boxes):
-            mask = out.full_mask(img["height"], img["width"])
+        for out in predictor.predict(boxes).masks:
+            mask = out.amodal.paste(img["height"], img["width"])
             results.append(_result(group[out.index], mask, out.iou))
     return results
 

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from pycocotools import mask as mask_utils
 
 from sameo_core.evaluation.coco_eval import to_rle
+from sameo_core.geometry import xywh_to_xyxy
 
 PROMPT_KINDS = ("detections", "gt-amodal", "gt-modal")
 
@@ -26,11 +26,6 @@ class Prompt:
     box: tuple[float, float, float, float]  # xyxy pixels
     score: float  # front-end confidence ρ_front
     ann_id: int | None = None  # the GT annotation a GT prompt comes from
-
-
-def _xyxy(xywh: list[float] | np.ndarray) -> tuple[float, float, float, float]:
-    x, y, w, h = (float(v) for v in xywh)
-    return (x, y, x + w, y + h)
 
 
 def gt_prompts(gt: dict[str, Any], kind: str) -> list[Prompt]:
@@ -51,7 +46,7 @@ def gt_prompts(gt: dict[str, Any], kind: str) -> list[Prompt]:
             box = mask_utils.toBbox(to_rle(segm, img["height"], img["width"])).tolist()
         if box[2] <= 0 or box[3] <= 0:
             continue  # nothing visible: no modal box exists
-        prompts.append(Prompt(ann["image_id"], _xyxy(box), 1.0, ann["id"]))
+        prompts.append(Prompt(ann["image_id"], tuple(xywh_to_xyxy(box).tolist()), 1.0, ann["id"]))
     return prompts
 
 
@@ -68,7 +63,8 @@ def detection_prompts(path: str | Path, gt: dict[str, Any]) -> list[Prompt]:
             raise ValueError(f"{path}: detection {i} lacks {missing}")
         if det["image_id"] not in known:
             raise ValueError(f"{path}: detection {i} is on image {det['image_id']}, not in GT")
-        prompts.append(Prompt(det["image_id"], _xyxy(det["bbox"]), float(det["score"])))
+        box = tuple(xywh_to_xyxy(det["bbox"]).tolist())
+        prompts.append(Prompt(det["image_id"], box, float(det["score"])))
     return prompts
 
 

@@ -58,7 +58,7 @@ def evaluate_results(
 
 
 def table_rows(metrics: dict[str, Any]) -> dict[str, dict[str, float]]:
-    """Rows for :func:`sameo_core.evaluation.report.markdown_table`."""
+    """Rows for :func:`sameo_core.evaluation.tables.markdown_table`."""
     rows = {"all": metrics}
     rows.update({s: metrics[s] for s in SUBSETS[1:]})
     for subset, stats in metrics.get("unrefined", {}).items():
@@ -73,7 +73,7 @@ def gt_prompt_validation(
     images, prompted with the amodal and with the visible GT boxes."""
     from sameo_core.evaluation.predict import model_results
     from sameo_core.evaluation.prompts import gt_prompts
-    from sameo_core.predictor import AmodalPredictor
+    from sameo_core.inference import AmodalPredictor
 
     keep = {img["id"] for img in gt["images"][:max_images]}
     subset = dict(gt, images=[i for i in gt["images"] if i["id"] in keep],

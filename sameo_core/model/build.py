@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .checkpoint import load_weights, read_checkpoint_config
 from .config import SameoConfig, get_config
 from .image_encoder import ImageEncoderViT
 from .mask_decoder import MaskDecoder
@@ -44,11 +45,9 @@ def build_sameo(
       variant: a name of `SAMEO_CONFIGS` ("vitt", "vits", ...). When None, the size comes from
         `config`, else from the checkpoint's own metadata (our checkpoints carry it), else "vitt".
       checkpoint: an official EfficientSAM file, a SAMEO training checkpoint, a plain state dict
-        or a .safetensors file (see `sameo_core.checkpoint`).
+        or a .safetensors file (see `sameo_core.model.checkpoint`).
       base_checkpoint: weights applied first, for decoder-only SAMEO checkpoints.
     """
-    from ..checkpoint import load_weights, read_checkpoint_config
-
     if variant is not None and config is not None:
         raise ValueError("give either variant or config, not both")
     if variant is not None:

@@ -34,7 +34,7 @@ def _pick_device(requested: str, local_rank: int) -> torch.device:
         requested = "cuda" if torch.cuda.is_available() else "cpu"
     if requested.startswith("cuda"):
         if not torch.cuda.is_available():
-            raise RuntimeError("run.device asks for CUDA but no GPU is visible")
+            raise ValueError("run.device asks for CUDA but no GPU is visible")
         if requested == "cuda":
             requested = f"cuda:{local_rank}"
         device = torch.device(requested)

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import torch
 
-from sameo_core.checkpoint import atomic_save
 from sameo_core.model import Sameo
+from sameo_core.model.checkpoint import atomic_save
 from sameo_core.training.batches import InstanceBatch, image_tensor
-from sameo_core.training.config import TrainConfig
 from sameo_core.training.distributed import DistInfo, barrier
+from sameo_core.training.recipe import TrainConfig
 from sameo_core.training.sources import FileSource
 from sameo_core.training.stream import StepBatches
 

@@ -10,19 +10,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 
+from sameo_core.data.images import read_image_rgb
+from sameo_core.data.procedural_scenes import SceneConfig, generate_scene
 from sameo_core.data.records import ImageGroup, group_by_image
 from sameo_core.data.registry import parse_spec, read_dataset
-from sameo_core.data.scene import SceneConfig, generate_scene
 from sameo_core.training.batches import Sample
 
 SHAPES = "shapes"
 
 
-class ShapesSource:
-    """Endless procedural scenes (``sameo_core.data.scene.generate_scene``), made on the fly."""
+class ProceduralScenes:
+    """Endless procedural scenes (``sameo_core.data.procedural_scenes.generate_scene``), made
+    on the fly."""
 
     name = SHAPES
 
@@ -40,14 +41,6 @@ class ShapesSource:
             np.stack([i.amodal_mask for i in instances]),
             np.stack([i.visible_mask for i in instances]),
         )
-
-
-def read_image_rgb(path: str | Path) -> np.ndarray:
-    """An image file as RGB uint8 [H, W, 3] (greyscale is expanded, alpha dropped)."""
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if image is None:
-        raise FileNotFoundError(f"cannot read image {path}")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
 @dataclass
@@ -79,13 +72,13 @@ class FileSource:
         return self.load(int(rng.integers(len(self.groups))))
 
 
-Source = ShapesSource | FileSource
+Source = ProceduralScenes | FileSource
 
 
 def open_source(spec: str, image_root: str = "", shapes_image_size: int = 128) -> Source:
     """``shapes`` or ``FORMAT:PATH`` (a reader name of ``sameo_core.data.registry``)."""
     if spec == SHAPES:
-        return ShapesSource(shapes_image_size)
+        return ProceduralScenes(shapes_image_size)
     fmt, path = parse_spec(spec)
     result = read_dataset(fmt, path, image_root or None)
     groups = group_by_image(result.records)

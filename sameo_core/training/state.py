@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from sameo_core.checkpoint import atomic_save, checkpoint_metadata
+from sameo_core.model.checkpoint import atomic_save, checkpoint_metadata
 
 
 def rng_state() -> dict[str, Any]:

@@ -13,9 +13,9 @@ import numpy as np
 from torch.utils.data import DataLoader, Dataset
 
 from sameo_core.data.sampling import DatasetMixer, PromptConfig, sample_prompt_box
-from sameo_core.data.scene import xywh
+from sameo_core.geometry import mask_boxes
 from sameo_core.training.batches import InstanceBatch, Sample, collate
-from sameo_core.training.config import DataSpec
+from sameo_core.training.recipe import DataSpec
 from sameo_core.training.sources import Source
 
 
@@ -29,9 +29,8 @@ def usable_instances(sample: Sample, min_visible_fraction: float) -> np.ndarray:
 
 def prompt_box(sample: Sample, index: int, cfg: PromptConfig, rng: np.random.Generator):
     """The amodal or the visible GT box (p = 0.5 in the paper) as an xyxy prompt."""
-    prompt = sample_prompt_box(
-        rng, xywh(sample.visible[index]), xywh(sample.amodal[index]), sample.image.shape[:2], cfg
-    )
+    visible, amodal = mask_boxes(np.stack([sample.visible[index], sample.amodal[index]]))
+    prompt = sample_prompt_box(rng, tuple(visible), tuple(amodal), sample.image.shape[:2], cfg)
     return np.asarray(prompt.xyxy, dtype=np.float32)
 
 
@@ -81,7 +80,7 @@ class StepBatches(Dataset):
             boxes.append(np.stack([prompt_box(sample, int(i), self.prompts, rng) for i in pick]))
             needed -= len(pick)
         if needed:
-            raise RuntimeError(f"source {source.name} yields too few usable instances")
+            raise ValueError(f"source {source.name} yields too few usable instances")
         return collate(samples, picks, boxes, self.img_size, self.mask_size)
 
 

@@ -34,7 +34,7 @@ def test_mixer_is_deterministic_and_rejects_empty():
         DatasetMixer({})
 
 
-VISIBLE, AMODAL = (10.0, 10.0, 20.0, 10.0), (10.0, 10.0, 20.0, 30.0)
+VISIBLE, AMODAL = (10.0, 10.0, 30.0, 20.0), (10.0, 10.0, 30.0, 40.0)  # xyxy
 
 
 def test_prompt_is_modal_or_amodal_with_equal_probability():

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from sameo_core.data.scene import SceneConfig, generate_scene, xywh
+from sameo_core.data import rle
+from sameo_core.data.procedural_scenes import SceneConfig, generate_scene
 from sameo_core.data.shapes import SHAPE_KINDS, shape_mask
 
 
@@ -26,8 +27,9 @@ def test_scenes_have_2_to_4_objects_with_valid_occlusion():
         for inst in reversed(instances):  # back to front order: recompute visibility
             assert np.array_equal(inst.visible_mask, inst.amodal_mask & ~front)
             front |= inst.amodal_mask
-            assert inst.amodal_box == xywh(inst.amodal_mask)
-            assert inst.visible_box == xywh(inst.visible_mask)
+            # boxes agree with pycocotools' toBbox
+            assert inst.amodal_box == rle.bbox(rle.encode(inst.amodal_mask))
+            assert inst.visible_box == rle.bbox(rle.encode(inst.visible_mask))
             if inst.occlusion_rate > 0:
                 occluded += 1
                 assert 0.1 <= inst.occlusion_rate <= 0.7

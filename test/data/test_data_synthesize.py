@@ -169,9 +169,9 @@ def test_stale_temporary_files_are_cleaned_on_resume(base, tmp_path):
 
 def test_feathering_softens_pixels_but_keeps_binary_identical_masks():
     from sameo_core.data.amodal_lvis import synthesize_pair
-    from sameo_core.data.complete_objects import ShapesSource
+    from sameo_core.data.complete_objects import ShapeObjects
 
-    source, hard_cfg = ShapesSource(96), SynthConfig(occlusion_range=RANGE)
+    source, hard_cfg = ShapeObjects(96), SynthConfig(occlusion_range=RANGE)
     soft_cfg = SynthConfig(occlusion_range=RANGE, feather=True)
     hard = synthesize_pair(np.random.default_rng(9), source, hard_cfg)
     soft = synthesize_pair(np.random.default_rng(9), source, soft_cfg)

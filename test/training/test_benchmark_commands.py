@@ -10,8 +10,8 @@ from pathlib import Path
 
 import torch
 
-from sameo_core.checkpoint import save_checkpoint
 from sameo_core.model import build_sameo
+from sameo_core.model.checkpoint import save_checkpoint
 
 REPO = Path(__file__).resolve().parents[2]
 

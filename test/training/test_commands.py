@@ -11,10 +11,10 @@ import pytest
 import torch
 from helpers.tiny_training import tiny_overrides
 
-from sameo_core.checkpoint import save_checkpoint
 from sameo_core.data.rle import encode
 from sameo_core.evaluation.coco_eval import evaluate_masks, load_gt
 from sameo_core.model import build_sameo
+from sameo_core.model.checkpoint import save_checkpoint
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from sameo_core.training.config import TrainConfig, apply_overrides, load_config
+from sameo_core.training.recipe import TrainConfig, apply_overrides, load_config
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
 

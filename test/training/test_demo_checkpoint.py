@@ -5,9 +5,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from sameo_core.data.scene import SceneConfig, generate_scene
+from sameo_core.data.procedural_scenes import SceneConfig, generate_scene
+from sameo_core.inference import AmodalPredictor
 from sameo_core.model import build_sameo
-from sameo_core.predictor import AmodalPredictor
 from training.export_checkpoint import export
 
 DEMO = Path(__file__).resolve().parents[2] / "checkpoints" / "demo" / "sameo_shapes_demo.pt"
@@ -24,8 +24,8 @@ def _mean_amodal_iou(model, seed: int = 123, scenes: int = 8) -> float:
         image, instances = generate_scene(rng, SceneConfig(image_size=128))
         predictor.set_image(image)
         boxes = np.array([i.amodal_box for i in instances]) @ _XYWH_TO_XYXY
-        for out, inst in zip(predictor.predict(boxes), instances):
-            pred = out.full_mask(128, 128)
+        for out, inst in zip(predictor.predict(boxes).masks, instances):
+            pred = out.amodal.paste(128, 128)
             union = np.logical_or(pred, inst.amodal_mask).sum()
             ious.append(np.logical_and(pred, inst.amodal_mask).sum() / max(union, 1))
     return float(np.mean(ious))

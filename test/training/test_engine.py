@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 import torch
 
-from sameo_core.engine import NonFiniteLossError, evaluate, train_one_epoch
-from sameo_core.losses import PAPER_WEIGHTS, SameoCriterion
 from sameo_core.model import SAMEO_CONFIGS, build_sameo
-from sameo_core.training.config import DataSpec
-from sameo_core.training.sources import ShapesSource
+from sameo_core.training.engine import NonFiniteLossError, evaluate, train_one_epoch
+from sameo_core.training.losses import PAPER_WEIGHTS, SameoCriterion
+from sameo_core.training.recipe import DataSpec
+from sameo_core.training.sources import ProceduralScenes
 from sameo_core.training.stream import StepBatches, usable_instances
 from sameo_core.training.wrapper import SameoTrainer, set_trainable
 
@@ -20,7 +20,7 @@ def _setup(train_encoder: bool = True, seed: int = 0):
     model = build_sameo(config=SAMEO_CONFIGS["test"])
     params = set_trainable(model, image_encoder=train_encoder, prompt_encoder=train_encoder)
     trainer = SameoTrainer(model)
-    stream = StepBatches([ShapesSource(64)], DataSpec(), 8, 64, 32, seed=seed)
+    stream = StepBatches([ProceduralScenes(64)], DataSpec(), 8, 64, 32, seed=seed)
     return model, params, trainer, stream
 
 
@@ -64,8 +64,8 @@ def test_non_finite_loss_stops_before_the_update():
 
 
 def test_step_batches_are_a_function_of_seed_rank_step():
-    stream = StepBatches([ShapesSource(64)], DataSpec(), 8, 64, 32, seed=1)
-    other_rank = StepBatches([ShapesSource(64)], DataSpec(), 8, 64, 32, seed=1, rank=1)
+    stream = StepBatches([ProceduralScenes(64)], DataSpec(), 8, 64, 32, seed=1)
+    other_rank = StepBatches([ProceduralScenes(64)], DataSpec(), 8, 64, 32, seed=1, rank=1)
     a, b = stream[5], stream[5]
     assert torch.equal(a.images, b.images) and torch.equal(a.boxes, b.boxes)
     assert not torch.equal(a.images[:1], other_rank[5].images[:1])
@@ -76,7 +76,7 @@ def test_step_batches_are_a_function_of_seed_rank_step():
 
 
 def test_fully_hidden_instances_are_not_prompted():
-    stream = StepBatches([ShapesSource(64)], DataSpec(), 8, 64, 32, seed=1)
+    stream = StepBatches([ProceduralScenes(64)], DataSpec(), 8, 64, 32, seed=1)
     sample = stream.sources[0].sample(np.random.default_rng(0))
     hidden = sample.visible.copy()
     hidden[0] = False

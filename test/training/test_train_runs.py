@@ -9,8 +9,8 @@ from pathlib import Path
 import torch
 from helpers.tiny_training import tiny_overrides
 
-from sameo_core.losses import SameoCriterion
 from sameo_core.model import build_sameo
+from sameo_core.training.losses import SameoCriterion
 from training.train import get_args_parser, main
 
 REPO = Path(__file__).resolve().parents[2]

@@ -11,9 +11,7 @@ object is ever unpickled):
 
 from __future__ import annotations
 
-import os
 import pickle
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -21,7 +19,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from .model.config import SAMEO_CONFIGS, SameoConfig
+from ..files import atomic_write
+from .config import SAMEO_CONFIGS, SameoConfig
 
 FORMAT_VERSION = 1
 # SAMEO training files name sub-modules; map them to our state-dict prefixes.
@@ -151,19 +150,8 @@ def load_weights(model: nn.Module, path: str | Path, partial_ok: bool = False) -
 
 
 def atomic_save(obj: Any, path: str | Path) -> None:
-    """torch.save to a temporary file in the same folder, then rename: never a torn file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(obj, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """torch.save `obj` to `path` atomically and durably (see `sameo_core.files.atomic_write`)."""
+    atomic_write(path, lambda handle: torch.save(obj, handle))
 
 
 def checkpoint_metadata(

@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 from sameo_core.data.shapes import ObjectPatch
+from sameo_core.geometry import mask_box
 
 
 @dataclass(frozen=True)
@@ -21,12 +22,6 @@ class Placement:
     top: int
     left: int
     rate: float  # measured mask occlusion rate of the target
-
-
-def mask_box(mask: np.ndarray) -> tuple[int, int, int, int]:
-    """(x0, y0, x1, y1), exclusive ends, of a non-empty mask."""
-    ys, xs = np.nonzero(mask)
-    return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
 
 
 def rescale(obj: ObjectPatch, scale: float) -> ObjectPatch:
@@ -97,7 +92,7 @@ def place_occluder(
     """A position (fully inside the canvas) of `occluder` hiding a share of `target` within
     `rate_range`, or None when `attempts` draws all miss."""
     lo, hi = rate_range
-    box = mask_box(target)
+    box = tuple(int(v) for v in mask_box(target))
     oh, ow = occluder.shape
     for _ in range(attempts):
         angle = rng.uniform(0, 2 * np.pi)

@@ -26,7 +26,7 @@ class ModelSpec:
     # pretrained encoder, so they unfreeze the image and prompt encoders as well.
     train_image_encoder: bool = False
     train_prompt_encoder: bool = False
-    multimask: bool = True  # supervise 3 outputs with the min-loss rule (see sameo_core/losses.py)
+    multimask: bool = True  # supervise 3 outputs with the min-loss rule (see training/losses.py)
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,8 @@ import numpy as np
 import torch
 from pycocotools import mask as mask_utils
 
-from sameo_core.checkpoint import save_checkpoint
 from sameo_core.model import build_sameo
+from sameo_core.model.checkpoint import save_checkpoint
 
 
 def test_demo_writes_overlay_and_rle_masks(tmp_path):
@@ -18,8 +18,8 @@ def test_demo_writes_overlay_and_rle_masks(tmp_path):
     save_checkpoint(tmp_path / "tiny.pt", build_sameo("test"))
     out = tmp_path / "demo"
     proc = subprocess.run(
-        [sys.executable, "-m", "sameo_core.demo", "--checkpoint", str(tmp_path / "tiny.pt"),
-         "--prompt", "visible", "--out", str(out)],
+        [sys.executable, "-m", "sameo_core.tools.image_demo",
+         "--checkpoint", str(tmp_path / "tiny.pt"), "--prompt", "visible", "--out", str(out)],
         check=True, capture_output=True, text=True,
     )
     results = json.loads((out / "masks.json").read_text())
@@ -35,8 +35,8 @@ def test_demo_writes_overlay_and_rle_masks(tmp_path):
 
 def test_benchmark_prints_and_writes_json(tmp_path):
     proc = subprocess.run(
-        [sys.executable, "-m", "sameo_core.benchmark", "--variant", "test", "--repeats", "1",
-         "--json", str(tmp_path / "bench.json")],
+        [sys.executable, "-m", "sameo_core.tools.inference_benchmark", "--variant", "test",
+         "--repeats", "1", "--json", str(tmp_path / "bench.json")],
         check=True, capture_output=True, text=True,
     )
     report = json.loads((tmp_path / "bench.json").read_text())

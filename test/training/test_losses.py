@@ -6,7 +6,7 @@ import pytest
 import torch
 from torchvision.ops import sigmoid_focal_loss
 
-from sameo_core.losses import (
+from sameo_core.training.losses import (
     PAPER_WEIGHTS,
     SameoCriterion,
     dice_loss,

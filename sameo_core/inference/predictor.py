@@ -9,8 +9,9 @@ from typing import Literal
 import numpy as np
 import torch
 
-from .boxes import as_box_array, sanitize_boxes
-from .model import Sameo
+from sameo_core.geometry import RoiMask, as_box_array, sanitize_boxes
+from sameo_core.model import Sameo
+
 from .postprocess import upsample_mask_roi
 
 MaskSelection = Literal["best_iou", "first", "single"]
@@ -26,8 +27,8 @@ class PredictorConfig:
     chunk_size: boxes decoded per batched decoder call; None picks 4 on CPU (on a 2-core CPU
       chunks of 2–4 beat both one call per box and one call for all boxes, see BENCHMARKS.md)
       and 64 on CUDA.
-    invalid_boxes: "raise" a ValueError naming the bad boxes, or "skip" them (see
-      `AmodalPredictor.last_rejected`).
+    invalid_boxes: "raise" a ValueError naming the bad boxes, or "skip" them (reasons in
+      `Prediction.rejected`).
     """
 
     mask_threshold: float = 0.0
@@ -45,40 +46,39 @@ class PredictorConfig:
 
 
 @dataclass(frozen=True)
-class AmodalMask:
-    """The amodal mask of one prompt box.
+class InstancePrediction:
+    """The amodal mask SAMEO predicts for one prompt box.
 
     index: position of the prompt in the boxes given to `predict`.
-    mask: bool [h, w] crop of the mask; `offset` (x0, y0) places it in the image (signed).
+    amodal: the amodal mask, cropped to its region (`RoiMask`: bool crop + signed offset).
     iou: the raw predicted IoU of the chosen output (not clamped, as the authors use it).
     score: refined score ρ_front × ρ_ours (paper eq. 6); ρ_front = 1 without detector scores.
-    box: xyxy extent of the mask in image pixels (x2, y2 exclusive); zeros if the mask is empty.
-    prompt_box: the prompt as used, clipped to the image.
+    prompt_box: the prompt as used, xyxy, clipped to the image.
+    box: xyxy extent of the amodal mask in image pixels (exclusive ends; may leave the image),
+      zeros if the mask is empty.
     """
 
     index: int
-    mask: np.ndarray
-    offset: tuple[int, int]
+    amodal: RoiMask
     iou: float
     score: float
-    box: np.ndarray
     prompt_box: np.ndarray
+    box: np.ndarray
 
-    @property
-    def area(self) -> int:
-        return int(self.mask.sum())
 
-    def full_mask(self, height: int, width: int) -> np.ndarray:
-        """The mask pasted into a bool [height, width] image (parts outside are cut off)."""
-        full = np.zeros((height, width), bool)
-        x0, y0 = self.offset
-        h, w = self.mask.shape
-        top, left = max(y0, 0), max(x0, 0)
-        bottom, right = min(y0 + h, height), min(x0 + w, width)
-        if bottom > top and right > left:
-            crop = self.mask[top - y0 : bottom - y0, left - x0 : right - x0]
-            full[top:bottom, left:right] = crop
-        return full
+@dataclass(frozen=True)
+class Prediction:
+    """What one `AmodalPredictor.predict` call produced.
+
+    masks: one InstancePrediction per accepted prompt, in prompt order.
+    rejected: {prompt index: reason} of the prompts that got no mask (see
+      `sameo_core.geometry.sanitize_boxes`); empty with `invalid_boxes="raise"`.
+    decoder_s: wall time of the call (prompt encoding, mask decoding, upsampling).
+    """
+
+    masks: list[InstancePrediction]
+    rejected: dict[int, str]
+    decoder_s: float
 
 
 def _check_image(image: np.ndarray) -> None:
@@ -107,8 +107,6 @@ class AmodalPredictor:
         self.model = model.to(self.device).eval()
         self.dtype = dtype
         self.config = config or PredictorConfig()
-        self.last_rejected: dict[int, str] = {}
-        self.timings: dict[str, float] = {}
         self._embeddings: torch.Tensor | None = None
         self._image_size: tuple[int, int] | None = None
 
@@ -121,8 +119,9 @@ class AmodalPredictor:
         return self._image_size
 
     @torch.inference_mode()
-    def set_image(self, image: np.ndarray) -> None:
-        """Encode an RGB uint8 [H, W, 3] image; replaces any previous image."""
+    def set_image(self, image: np.ndarray) -> float:
+        """Encode an RGB uint8 [H, W, 3] image, replacing any previous one; returns the time the
+        encoder took (seconds)."""
         _check_image(image)
         start = time.perf_counter()
         # torch cannot wrap read-only memory (e.g. a view of received message bytes): copy it.
@@ -133,7 +132,7 @@ class AmodalPredictor:
             self._embeddings = self.model.image_embeddings(tensor)
         self._image_size = (image.shape[0], image.shape[1])
         self._sync()
-        self.timings = {"encoder_s": time.perf_counter() - start}
+        return time.perf_counter() - start
 
     def _sync(self) -> None:
         if self.device.type == "cuda":
@@ -146,14 +145,14 @@ class AmodalPredictor:
     def predict(
         self, boxes: np.ndarray, scores: np.ndarray | None = None,
         points: np.ndarray | None = None, point_labels: np.ndarray | None = None,
-    ) -> list[AmodalMask]:
+    ) -> Prediction:
         """Amodal masks for xyxy pixel boxes [N, 4] of the current image.
 
         scores: optional detector scores [N] (ρ_front). points / point_labels: optional clicks
         per box, [N, P, 2] pixels and [N, P] labels (1 positive, 0 negative, -1 ignored), P ≤ 4.
         Invalid boxes (non-finite, zero/negative size, outside the image, non-finite score)
         raise a ValueError or are left out, per `config.invalid_boxes`; boxes reaching out of
-        the image are clipped to it. An empty box list gives an empty list.
+        the image are clipped to it. An empty box list gives no masks.
         """
         if self._embeddings is None or self._image_size is None:
             raise RuntimeError("call set_image() before predict()")
@@ -162,7 +161,6 @@ class AmodalPredictor:
         scores = self._check_per_box(scores, len(boxes), "scores", (len(boxes),))
         points, point_labels = self._check_points(points, point_labels, len(boxes))
         clipped, rejected = sanitize_boxes(boxes, self._image_size, scores)
-        self.last_rejected = rejected
         if rejected and self.config.invalid_boxes == "raise":
             raise ValueError(f"invalid boxes (index: reason): {rejected}")
         keep = [i for i in range(len(boxes)) if i not in rejected]
@@ -172,8 +170,7 @@ class AmodalPredictor:
             chunk = keep[chunk_start : chunk_start + chunk_size]
             results.extend(self._predict_chunk(chunk, clipped, scores, points, point_labels))
         self._sync()
-        self.timings["decoder_s"] = time.perf_counter() - start
-        return results
+        return Prediction(results, rejected, time.perf_counter() - start)
 
     @staticmethod
     def _check_per_box(
@@ -229,7 +226,7 @@ class AmodalPredictor:
     def _predict_chunk(
         self, chunk: list[int], boxes: np.ndarray, scores: np.ndarray | None,
         points: np.ndarray | None, labels: np.ndarray | None,
-    ) -> list[AmodalMask]:
+    ) -> list[InstancePrediction]:
         def to_tensor(array: np.ndarray | None) -> torch.Tensor | None:
             if array is None:
                 return None
@@ -238,23 +235,16 @@ class AmodalPredictor:
         logits, ious = self._decode(to_tensor(boxes), to_tensor(points), to_tensor(labels))
         results = []
         for row, index in enumerate(chunk):
-            mask, offset = upsample_mask_roi(
+            amodal = RoiMask(*upsample_mask_roi(
                 logits[row], self._image_size, self.config.mask_threshold
-            )
+            ))
             iou = float(ious[row])
             front = 1.0 if scores is None else float(scores[index])
-            results.append(AmodalMask(
-                index=index, mask=mask, offset=offset, iou=iou, score=front * iou,
-                box=_mask_box(mask, offset), prompt_box=boxes[index].astype(np.float32),
+            results.append(InstancePrediction(
+                index=index, amodal=amodal, iou=iou, score=front * iou,
+                prompt_box=boxes[index].astype(np.float32), box=amodal.box().astype(np.float32),
             ))
         return results
 
 
-def _mask_box(mask: np.ndarray, offset: tuple[int, int]) -> np.ndarray:
-    if mask.size == 0 or not mask.any():
-        return np.zeros(4, np.float32)
-    x0, y0 = offset
-    return np.array([x0, y0, x0 + mask.shape[1], y0 + mask.shape[0]], np.float32)
-
-
-__all__ = ["AmodalMask", "AmodalPredictor", "PredictorConfig"]
+__all__ = ["AmodalPredictor", "InstancePrediction", "Prediction", "PredictorConfig"]

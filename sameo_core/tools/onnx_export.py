@@ -1,11 +1,11 @@
 """Export the SAMEO encoder and decoder as two ONNX graphs.
 
-    python -m sameo_core.export --variant vitt --checkpoint CKPT --out DIR
+    python -m sameo_core.tools.onnx_export --variant vitt --checkpoint CKPT --out DIR
 
 Writes DIR/sameo_encoder.onnx (images [1, 3, H, W] float RGB in [0, 1], any H and W →
 image_embeddings [1, C, g, g]) and DIR/sameo_decoder.onnx (image_embeddings, boxes [1, Q, 4] xyxy
 pixels, image_size [2] float (H, W) → low_res_logits [1, Q, 3, 4g, 4g], iou_predictions [1, Q, 3]).
-Upsampling and mask selection stay outside the graphs (see `sameo_core.postprocess`).
+Upsampling and mask selection stay outside the graphs (see `sameo_core.inference.postprocess`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .model import Sameo, build_sameo
+from sameo_core.model import Sameo, build_sameo
+from sameo_core.tools import cli
 
 OPSET = 17
 
@@ -90,11 +91,11 @@ def get_args_parser() -> argparse.ArgumentParser:
 
 def main(args: argparse.Namespace) -> None:
     if args.variant is None and args.checkpoint is None:
-        raise SystemExit("give --variant, --checkpoint or both")
+        raise ValueError("give --variant, --checkpoint or both")
     model = build_sameo(args.variant, args.checkpoint)
     for path in export_onnx(model, args.out):
         print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
 
 
 if __name__ == "__main__":
-    main(get_args_parser().parse_args())
+    cli.run(lambda: main(get_args_parser().parse_args()))

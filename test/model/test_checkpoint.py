@@ -8,14 +8,14 @@ import torch
 from helpers.seeded_weights import key_list, seeded_state_dict
 from safetensors.torch import save_file
 
-from sameo_core.checkpoint import (
+from sameo_core.model import build_sameo
+from sameo_core.model.checkpoint import (
     CheckpointError,
     atomic_save,
     load_weights,
     read_checkpoint,
     save_checkpoint,
 )
-from sameo_core.model import build_sameo
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,6 @@
 """Speed and memory of SAMEO inference, against the official inference path in the same run.
 
-    python -m sameo_core.benchmark [--device cuda] [--variant vitt] [--json OUT]
+    python -m sameo_core.tools.inference_benchmark [--device cuda] [--variant vitt] [--json OUT]
 
 Measures the encoder, the decoder for 1/5/20/50 boxes (batched in chunks vs one call per box),
 and one end-to-end frame (720p, 20 boxes). In the same process it times a straightforward
@@ -26,8 +26,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .model import Sameo, build_sameo, naive_attention
-from .predictor import AmodalPredictor, PredictorConfig
+from sameo_core.inference import AmodalPredictor, PredictorConfig
+from sameo_core.model import Sameo, build_sameo, naive_attention
+from sameo_core.tools import cli
 
 FRAME_SIZE = (720, 1280)
 DECODER_BOX_COUNTS = (1, 5, 20, 50)
@@ -181,9 +182,9 @@ def main(args: argparse.Namespace) -> dict[str, object]:
     print(f"encoder ({args.variant}, {FRAME_SIZE[1]}x{FRAME_SIZE[0]} input): "
           f"{encoder['median_ms']:.1f} ms")
     results = {
-        "command": " ".join([Path(sys.executable).name, "-m", "sameo_core.benchmark",
-                             *sys.argv[1:]]),
-        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "command": " ".join([Path(sys.executable).name, "-m",
+                             "sameo_core.tools.inference_benchmark", *sys.argv[1:]]),
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "machine": machine_info(device), "variant": args.variant, "dtype": args.dtype,
         "encoder_ms": encoder["median_ms"], "decoder": bench_decoder(predictor, args.repeats),
         "frame_720p_20_boxes": bench_frame(model, predictor, args.repeats),
@@ -196,4 +197,4 @@ def main(args: argparse.Namespace) -> dict[str, object]:
 
 
 if __name__ == "__main__":
-    main(get_args_parser().parse_args())
+    cli.run(lambda: main(get_args_parser().parse_args()))

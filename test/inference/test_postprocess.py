@@ -3,7 +3,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from sameo_core.postprocess import bicubic_matrix, upsample_mask_roi
+from sameo_core.inference.postprocess import bicubic_matrix, upsample_mask_roi
 
 
 def _smooth_logits(seed: int, size: int = 256, bias: float = -1.0) -> torch.Tensor:

@@ -11,7 +11,7 @@ from pycocotools.cocoeval import COCOeval
 
 from sameo_core.data.rle import encode
 from sameo_core.evaluation.coco_eval import evaluate_masks, load_gt, load_results
-from sameo_core.evaluation.report import markdown_table, precision_recall_plot
+from sameo_core.evaluation.tables import markdown_table, precision_recall_plot
 
 
 def _square(x0, y0, x1, y1, h=40, w=40):

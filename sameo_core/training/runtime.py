@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from sameo_core.model import Sameo, SameoConfig, build_sameo
-from sameo_core.training.config import ModelSpec, OptimSpec, RunSpec
+from sameo_core.training.recipe import ModelSpec, OptimSpec, RunSpec
 
 
 def seed_everything(seed: int) -> None:

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sameo_core.data.occlusion import Placement, occlusion_rate, paste, place_occluder
+from sameo_core.data.compositing import Placement, occlusion_rate, paste, place_occluder
 from sameo_core.data.shapes import CATEGORIES, ObjectPatch, background, random_object
+from sameo_core.geometry import mask_boxes, xyxy_to_xywh
 
 Box = tuple[float, float, float, float]
 
@@ -30,23 +31,15 @@ class SceneInstance:
     category_name: str
 
 
-def xywh(mask: np.ndarray) -> Box:
-    """COCO xywh box of a mask (zeros when empty), matching pycocotools' toBbox."""
-    if not mask.any():
-        return (0.0, 0.0, 0.0, 0.0)
-    ys, xs = np.nonzero(mask)
-    return (float(xs.min()), float(ys.min()), float(xs.max() - xs.min() + 1),
-            float(ys.max() - ys.min() + 1))  # fmt: skip
-
-
 def make_instance(
     amodal: np.ndarray, visible: np.ndarray, category_id: int, category_name: str
 ) -> SceneInstance:
     """An instance with boxes and occlusion rate computed from the masks (visible ⊆ amodal)."""
     visible = visible & amodal
     rate = 1.0 - np.count_nonzero(visible) / max(1, np.count_nonzero(amodal))
+    amodal_box, visible_box = xyxy_to_xywh(mask_boxes(np.stack([amodal, visible]))).tolist()
     return SceneInstance(
-        amodal, visible, xywh(amodal), xywh(visible), rate, category_id, category_name
+        amodal, visible, tuple(amodal_box), tuple(visible_box), rate, category_id, category_name
     )
 
 

@@ -7,8 +7,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from sameo_core.geometry import DEGENERATE, NON_FINITE, OUTSIDE
+from sameo_core.inference import AmodalPredictor, PredictorConfig
 from sameo_core.model import build_sameo
-from sameo_core.predictor import AmodalPredictor, PredictorConfig
 
 
 @pytest.fixture(scope="module")
@@ -44,12 +45,12 @@ def test_masks_equal_full_resolution_reference(model, image, selection, chunk_si
     predictor = AmodalPredictor(model, config=PredictorConfig(
         chunk_size=chunk_size, mask_selection=selection))
     predictor.set_image(image)
-    results = predictor.predict(BOXES)
+    results = predictor.predict(BOXES).masks
     expected, expected_iou = _reference_masks(model, image, BOXES, selection)
     assert all(0 < m.sum() < m.size for m in expected), "reference masks must be non-trivial"
     assert [r.index for r in results] == [0, 1, 2]
     for result, mask, iou in zip(results, expected, expected_iou):
-        np.testing.assert_array_equal(result.full_mask(60, 80), mask)
+        np.testing.assert_array_equal(result.amodal.paste(60, 80), mask)
         assert result.iou == pytest.approx(float(iou), abs=1e-5)
         assert result.score == pytest.approx(result.iou)
 
@@ -58,16 +59,16 @@ def test_result_geometry_and_scores(model, image):
     predictor = AmodalPredictor(model)
     predictor.set_image(image)
     scores = np.array([0.5, 0.9, 0.1])
-    for result in predictor.predict(BOXES, scores=scores):
-        assert result.mask.dtype == bool and result.mask.any()
-        x0, y0 = result.offset
+    for result in predictor.predict(BOXES, scores=scores).masks:
+        crop = result.amodal.mask
+        assert crop.dtype == bool and crop.any()
+        x0, y0 = result.amodal.offset
         np.testing.assert_array_equal(
-            result.box, [x0, y0, x0 + result.mask.shape[1], y0 + result.mask.shape[0]])
+            result.box, [x0, y0, x0 + crop.shape[1], y0 + crop.shape[0]])
         # the crop is tight: every border row and column holds a mask pixel
-        crop = result.mask
         assert crop[0].any() and crop[-1].any() and crop[:, 0].any() and crop[:, -1].any()
         assert result.score == pytest.approx(scores[result.index] * result.iou)
-        assert result.area == result.full_mask(60, 80).sum()
+        assert result.amodal.area == result.amodal.paste(60, 80).sum()
 
 
 def test_single_mask_selection(model, image):
@@ -77,16 +78,16 @@ def test_single_mask_selection(model, image):
     with torch.inference_mode():
         emb = model.image_embeddings(tensor)
         _, iou = model.predict_masks(emb, torch.from_numpy(BOXES)[None], (60, 80), False)
-    got = [r.iou for r in predictor.predict(BOXES)]
+    got = [r.iou for r in predictor.predict(BOXES).masks]
     np.testing.assert_allclose(got, iou[0, :, 0].numpy(), atol=1e-5)
 
 
 def test_points_change_the_prediction(model, image):
     predictor = AmodalPredictor(model)
     predictor.set_image(image)
-    plain = predictor.predict(BOXES[:1])[0]
-    clicked = predictor.predict(
-        BOXES[:1], points=np.array([[[20, 20], [35, 25]]]), point_labels=np.array([[1, 0]]))[0]
+    plain = predictor.predict(BOXES[:1]).masks[0]
+    clicks, labels = np.array([[[20, 20], [35, 25]]]), np.array([[1, 0]])
+    clicked = predictor.predict(BOXES[:1], points=clicks, point_labels=labels).masks[0]
     assert plain.iou != clicked.iou
 
 
@@ -96,19 +97,21 @@ def test_read_only_image_works_without_warning(model, image):
     assert not view.flags.writeable
     predictor = AmodalPredictor(model)
     predictor.set_image(image)
-    expected = [m.mask for m in predictor.predict(BOXES)]
+    expected = [m.amodal.mask for m in predictor.predict(BOXES).masks]
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         predictor.set_image(view)
-    for got, want in zip(predictor.predict(BOXES), expected):
-        np.testing.assert_array_equal(got.mask, want)
+    for got, want in zip(predictor.predict(BOXES).masks, expected):
+        np.testing.assert_array_equal(got.amodal.mask, want)
 
 
 def test_empty_box_list(model, image):
     predictor = AmodalPredictor(model)
-    predictor.set_image(image)
-    assert predictor.predict(np.zeros((0, 4))) == []
-    assert predictor.predict([]) == []
+    assert predictor.set_image(image) > 0  # the encoder's time, seconds
+    for empty in (np.zeros((0, 4)), []):
+        prediction = predictor.predict(empty)
+        assert prediction.masks == [] and prediction.rejected == {}
+        assert prediction.decoder_s >= 0
 
 
 def test_invalid_boxes_raise_or_skip(model, image):
@@ -120,9 +123,10 @@ def test_invalid_boxes_raise_or_skip(model, image):
         strict.predict(boxes)
     lenient = AmodalPredictor(model, config=PredictorConfig(invalid_boxes="skip"))
     lenient.set_image(image)
-    results = lenient.predict(boxes)
+    prediction = lenient.predict(boxes)
+    results = prediction.masks
     assert [r.index for r in results] == [0, 4]
-    assert set(lenient.last_rejected) == {1, 2, 3}
+    assert prediction.rejected == {1: NON_FINITE, 2: DEGENERATE, 3: OUTSIDE}
     np.testing.assert_array_equal(results[1].prompt_box, [0, 0, 30, 40])
 
 
@@ -163,7 +167,7 @@ def test_trained_model_gives_tight_offset_crops():
     """With the shipped demo model, each object's mask is a small crop placed by its offset."""
     from pathlib import Path
 
-    from sameo_core.data.scene import SceneConfig, generate_scene
+    from sameo_core.data.procedural_scenes import SceneConfig, generate_scene
 
     checkpoint = Path(__file__).resolve().parents[2] / "checkpoints/demo/sameo_shapes_demo.pt"
     if not checkpoint.is_file():
@@ -172,11 +176,11 @@ def test_trained_model_gives_tight_offset_crops():
     predictor = AmodalPredictor(build_sameo(checkpoint=checkpoint))
     predictor.set_image(image)
     boxes = np.array([[x, y, x + w, y + h] for x, y, w, h in (i.amodal_box for i in instances)])
-    results = predictor.predict(boxes)
-    assert any(r.offset != (0, 0) for r in results)
+    results = predictor.predict(boxes).masks
+    assert any(r.amodal.offset != (0, 0) for r in results)
     for result, instance in zip(results, instances):
-        assert result.mask.shape[0] < 128 or result.mask.shape[1] < 128
-        full = result.full_mask(128, 128)
-        assert full.sum() == result.area > 0
+        assert result.amodal.mask.shape[0] < 128 or result.amodal.mask.shape[1] < 128
+        full = result.amodal.paste(128, 128)
+        assert full.sum() == result.amodal.area > 0
         iou = (full & instance.amodal_mask).sum() / (full | instance.amodal_mask).sum()
         assert iou > 0.5, f"IoU {iou:.2f} with the amodal ground truth"

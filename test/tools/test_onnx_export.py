@@ -7,8 +7,8 @@ import numpy as np
 import onnxruntime as ort
 import torch
 
-from sameo_core.checkpoint import save_checkpoint
 from sameo_core.model import build_sameo
+from sameo_core.model.checkpoint import save_checkpoint
 
 
 def test_export_command_and_onnxruntime_agree(tmp_path):
@@ -16,8 +16,9 @@ def test_export_command_and_onnxruntime_agree(tmp_path):
     model = build_sameo("test")
     save_checkpoint(tmp_path / "model.pt", model)
     subprocess.run(
-        [sys.executable, "-m", "sameo_core.export", "--checkpoint", str(tmp_path / "model.pt"),
-         "--out", str(tmp_path / "onnx")], check=True, capture_output=True,
+        [sys.executable, "-m", "sameo_core.tools.onnx_export",
+         "--checkpoint", str(tmp_path / "model.pt"), "--out", str(tmp_path / "onnx")],
+        check=True, capture_output=True,
     )
     encoder = ort.InferenceSession(str(tmp_path / "onnx" / "sameo_encoder.onnx"))
     decoder = ort.InferenceSession(str(tmp_path / "onnx" / "sameo_decoder.onnx"))

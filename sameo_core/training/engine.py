@@ -14,8 +14,8 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from sameo_core.losses import SameoCriterion, mask_iou, weighted_total
 from sameo_core.training.batches import InstanceBatch
+from sameo_core.training.losses import SameoCriterion, mask_iou, weighted_total
 
 EmbeddingFn = Callable[[InstanceBatch], torch.Tensor | None]
 StepHook = Callable[[int, dict[str, float]], None]

@@ -3,8 +3,7 @@
 Pure functions with a ``reduction`` argument, plus :class:`SameoCriterion`, which returns the
 named loss terms (DETR style) that the engine weights with ``weight_dict`` and logs one by one.
 
-Decisions on points the paper and the public code leave open (see
-the project notes on the authors' public code, ``shared/notes/sameo_training.md``, §3 and §7):
+Decisions on points that neither the paper nor the authors' public evaluation code settles:
 
 * Dice is computed per mask on sigmoid probabilities with +1 smoothing,
   ``1 - (2*sum(p*t) + 1) / (sum(p) + sum(t) + 1)`` (the standard form of eq. 3).

@@ -1,0 +1,1 @@
+"""Command-line tools of the library: `python -m sameo_core.tools.<name>` (see README)."""

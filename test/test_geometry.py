@@ -1,0 +1,100 @@
+import numpy as np
+import pytest
+
+from sameo_core.geometry import (
+    BAD_SCORE,
+    DEGENERATE,
+    NON_FINITE,
+    OUTSIDE,
+    RoiMask,
+    as_box_array,
+    mask_box,
+    mask_boxes,
+    sanitize_boxes,
+    xywh_to_xyxy,
+    xyxy_to_xywh,
+)
+
+
+def test_sanitize_clips_and_reports_every_reason():
+    boxes = np.array([
+        [10, 10, 50, 50],        # fine
+        [-20, 5, 30, 500],       # reaches out of the image: clipped
+        [np.nan, 0, 10, 10],     # NaN
+        [0, 0, np.inf, 10],      # inf
+        [30, 30, 30, 40],        # zero width
+        [50, 50, 40, 60],        # negative width
+        [200, 10, 300, 40],      # beyond the right edge
+        [-50, -50, -10, -10],    # above-left of the image
+        [5, 5, 20, 20],          # NaN score
+    ], dtype=np.float64)
+    scores = np.array([0.9, 0.8, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, np.nan])
+    clipped, rejected = sanitize_boxes(boxes, (100, 150), scores)
+    assert rejected == {2: NON_FINITE, 3: NON_FINITE, 4: DEGENERATE, 5: DEGENERATE,
+                        6: OUTSIDE, 7: OUTSIDE, 8: BAD_SCORE}
+    np.testing.assert_array_equal(clipped[0], [10, 10, 50, 50])
+    np.testing.assert_array_equal(clipped[1], [0, 5, 30, 100])
+
+
+def test_as_box_array_shapes():
+    assert as_box_array([]).shape == (0, 4)
+    assert as_box_array([[1, 2, 3, 4]]).dtype == np.float64
+    with pytest.raises(ValueError, match=r"\[N, 4\]"):
+        as_box_array([1, 2, 3, 4])
+    with pytest.raises(TypeError, match="numeric"):
+        as_box_array(np.array([["a", "b", "c", "d"]]))
+
+
+def _full(height, width, *rects):
+    mask = np.zeros((height, width), bool)
+    for x0, y0, x1, y1 in rects:
+        mask[y0:y1, x0:x1] = True
+    return mask
+
+
+def test_mask_boxes_have_exclusive_ends_and_zero_for_empty():
+    masks = np.stack([_full(10, 12, (2, 3, 5, 4)), np.zeros((10, 12), bool),
+                      _full(10, 12, (0, 0, 1, 1), (11, 9, 12, 10))])
+    np.testing.assert_array_equal(mask_boxes(masks), [[2, 3, 5, 4], [0, 0, 0, 0], [0, 0, 12, 10]])
+    np.testing.assert_array_equal(mask_box(masks[0]), [2, 3, 5, 4])
+    assert mask_boxes(np.zeros((0, 4, 4), bool)).shape == (0, 4)
+    with pytest.raises(ValueError, match=r"\[N, H, W\]"):
+        mask_boxes(np.zeros((4, 4), bool))
+
+
+def test_box_conversion_round_trip():
+    xywh = np.array([[1.0, 2.0, 3.0, 4.0], [0.5, 0.0, 10.0, 0.25]])
+    np.testing.assert_array_equal(xywh_to_xyxy(xywh), [[1, 2, 4, 6], [0.5, 0, 10.5, 0.25]])
+    np.testing.assert_array_equal(xyxy_to_xywh(xywh_to_xyxy(xywh)), xywh)
+    assert xywh_to_xyxy((1, 2, 3, 4)).shape == (4,)
+
+
+def test_roi_mask_from_full_paste_and_box():
+    full = _full(20, 30, (4, 5, 9, 7), (12, 6, 13, 15))
+    roi = RoiMask.from_full(full)
+    assert roi.offset == (4, 5) and roi.mask.shape == (10, 9)
+    np.testing.assert_array_equal(roi.paste(20, 30), full)
+    np.testing.assert_array_equal(roi.box(), [4, 5, 13, 15])
+    assert roi.area == int(full.sum())
+    empty = RoiMask.from_full(np.zeros((5, 5), bool))
+    assert empty.mask.shape == (0, 0) and empty.area == 0
+    assert not empty.paste(5, 5).any() and not empty.box().any()
+
+
+def test_roi_mask_leaving_the_image_is_cut_by_paste_window_crop_and_inside():
+    roi = RoiMask(np.ones((4, 6), bool), (-2, 7))  # columns -2..3, rows 7..10 of a 9x5 image
+    pasted = roi.paste(9, 5)
+    assert pasted.sum() == 4 * 2 and pasted[7:9, 0:4].all()
+    rows, cols, mask_rows, mask_cols = roi.window(9, 5)
+    assert (rows, cols) == (slice(7, 9), slice(0, 4))
+    assert (mask_rows, mask_cols) == (slice(0, 2), slice(2, 6))
+    np.testing.assert_array_equal(roi.box(), [-2, 7, 4, 11])  # the box may leave the image
+    image = np.arange(45).reshape(9, 5)
+    crop = roi.crop(image)
+    assert crop.shape == (4, 6) and crop[0, 2] == image[7, 0] and crop[3, 0] == 0
+    inside = roi.inside(9, 5)
+    assert inside.offset == roi.offset and inside.area == 8 and inside.mask[:2, 2:].all()
+    inner = RoiMask(np.ones((2, 2), bool), (1, 1))
+    assert inner.inside(9, 5) is inner
+    far = RoiMask(np.ones((2, 2), bool), (50, 50))
+    assert not far.paste(9, 5).any() and far.inside(9, 5).area == 0
