@@ -1,17 +1,23 @@
-"""Synthetic camera frames with detections, for the demo, the benchmark and the tests.
+"""Synthetic camera frames with detections, and the messages a camera and a detector publish.
 
 Frames come from sameo_core.data's procedural amodal scenes (textured shapes occluding each other).
 The detector is simulated: one box per instance around its *visible* part, as a modal detector sees
-it, so the amodal masks should reach beyond the boxes where objects are occluded.
+it, so the amodal masks should reach beyond the boxes where objects are occluded. The messages are
+built with either library's classes (messages.MessageTypes): rclpy for the client, rosbags for
+test bags.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
+import cv2
 import numpy as np
 
 from sameo_core.data.scene import SceneConfig, generate_scene
+from sameo_ros.messages import MessageTypes, bounding_box, image
+from sameo_ros.pipeline import MaskRecord
 
 
 @dataclass(frozen=True)
@@ -67,3 +73,68 @@ def scene_frame(
         amodal=tuple(amodal[k] for k in source),
         visible=tuple(visible[k] for k in source),
     )
+
+
+def image_message(types: MessageTypes, rgb: np.ndarray, header: Any, **override: Any) -> Any:
+    """rgb8 sensor_msgs/Image; `override` replaces fields (e.g. to make a malformed image)."""
+    msg = image(types, header, rgb, "rgb8")
+    for name, value in override.items():
+        setattr(msg, name, types.byte_data(value) if name == "data" else value)
+    return msg
+
+
+def compressed_message(types: MessageTypes, rgb: np.ndarray, header: Any, fmt: str) -> Any:
+    """sensor_msgs/CompressedImage of `rgb` as jpeg or png (bytes from OpenCV)."""
+    ok, encoded = cv2.imencode(f".{'jpg' if fmt == 'jpeg' else fmt}", rgb[:, :, ::-1])
+    assert ok, fmt
+    return types.make(
+        "sensor_msgs/msg/CompressedImage", header=header, format=fmt,
+        data=types.byte_data(encoded.reshape(-1)),
+    )  # fmt: skip
+
+
+def _hypothesis(types: MessageTypes, class_id: str, score: float) -> Any:
+    make = types.make
+    identity = make(
+        "geometry_msgs/msg/Pose",
+        position=make("geometry_msgs/msg/Point", x=0.0, y=0.0, z=0.0),
+        orientation=make("geometry_msgs/msg/Quaternion", x=0.0, y=0.0, z=0.0, w=1.0),
+    )
+    return make(
+        "vision_msgs/msg/ObjectHypothesisWithPose",
+        hypothesis=make("vision_msgs/msg/ObjectHypothesis", class_id=class_id, score=score),
+        pose=make("geometry_msgs/msg/PoseWithCovariance", pose=identity, covariance=np.zeros(36)),
+    )
+
+
+def detections_message(types: MessageTypes, frame: Frame, header: Any) -> Any:
+    """vision_msgs/Detection2DArray with one detection (box, id, one hypothesis) per instance."""
+    detections = [
+        types.make(
+            "vision_msgs/msg/Detection2D",
+            header=header,
+            results=[_hypothesis(types, class_id, float(score))],
+            bbox=bounding_box(types, box),
+            id=det_id,
+        )
+        for box, det_id, class_id, score in zip(
+            frame.boxes, frame.ids, frame.class_ids, frame.scores
+        )
+    ]
+    return types.make("vision_msgs/msg/Detection2DArray", header=header, detections=detections)
+
+
+def ground_truth_records(frame: Frame) -> list[MaskRecord]:
+    """MaskRecords whose masks are the frame's true amodal masks, cropped like the node's."""
+    records = []
+    for k, (amodal, visible) in enumerate(zip(frame.amodal, frame.visible)):
+        ys, xs = np.nonzero(amodal)
+        y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+        box = np.array([x0, y0, x1, y1], np.float64)
+        records.append(MaskRecord(
+            id=frame.ids[k], class_id=frame.class_ids[k], detector_score=float(frame.scores[k]),
+            score=0.9, iou=0.9, prompt_box=frame.boxes[k], amodal_box=box,
+            offset=(int(x0), int(y0)), mask=amodal[y0:y1, x0:x1], visible=visible[y0:y1, x0:x1],
+            visible_fraction=float(visible.sum() / amodal.sum()),
+        ))  # fmt: skip
+    return records

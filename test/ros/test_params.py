@@ -1,44 +1,25 @@
-"""Parameters are declared once (sameo_ros/params.py); config/sameo.yaml and the launch file agree.
-
-launch/launch_ros are not pip-installable, so the launch file is checked by parsing it.
-"""
+"""Parameters are declared once (sameo_ros/params.py); config/sameo.yaml agrees with them, and
+changes are validated by one rule (what may change while the model is loaded, and how)."""
 
 from __future__ import annotations
-
-import ast
-import dataclasses
-from pathlib import Path
 
 import pytest
 import yaml
 
-from sameo_ros.params import DESCRIPTIONS, PARAMETERS, NodeConfig, config_from_values
+from sameo_ros.params import (
+    DESCRIPTIONS,
+    PARAMETERS,
+    RUNTIME_PARAMETERS,
+    checked_update,
+    config_from_values,
+)
 
-REPO = Path(__file__).resolve().parents[2]
-LAUNCH = REPO / "launch" / "sameo.launch.py"
+from .conftest import REPO
 
 
 def _yaml_parameters() -> dict:
     document = yaml.safe_load((REPO / "config" / "sameo.yaml").read_text())
     return document["/**"]["ros__parameters"]
-
-
-def _launch_constants() -> dict[str, object]:
-    tree = ast.parse(LAUNCH.read_text())
-    constants = {}
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
-            try:
-                constants[node.targets[0].id] = ast.literal_eval(node.value)
-            except ValueError:  # ARGUMENTS holds a substitution: keep names and defaults
-                constants[node.targets[0].id] = [
-                    tuple(
-                        ast.literal_eval(e) if isinstance(e, ast.Constant) else None
-                        for e in item.elts
-                    )
-                    for item in node.value.elts
-                ]
-    return constants
 
 
 def test_every_parameter_has_a_description() -> None:
@@ -55,32 +36,22 @@ def test_yaml_sets_exactly_the_declared_parameters_with_valid_values() -> None:
         assert getattr(config, name) == value
 
 
-def test_launch_file_matches_the_node() -> None:
-    compile(LAUNCH.read_text(), str(LAUNCH), "exec")
-    constants = _launch_constants()
-    arguments = {name: default for name, default, _ in constants["ARGUMENTS"]}
-    topics = {
-        field.default for field in dataclasses.fields(NodeConfig) if field.name.endswith("_topic")
-    }
-    assert set(constants["TOPICS"]) <= topics  # remapped names are the node's relative names
-    assert set(constants["TOPICS"]) <= set(arguments)
-    assert set(constants["OVERRIDES"]) <= set(PARAMETERS)
-    assert arguments["amodal_masks"] == "/sameo/amodal_masks"
-    assert {"params_file", "namespace", "checkpoint"} <= set(arguments)
-    source = LAUNCH.read_text()
-    assert 'executable="sameo_node"' in source and 'package="sameo_ros"' in source
+def test_no_topic_parameters() -> None:
+    """Topic names are fixed relative names, remapped in launch (README, "ROS 2 node")."""
+    assert not [name for name in PARAMETERS if name.endswith("_topic")]
 
 
 @pytest.mark.parametrize(
     "change, message",
     [
-        (dict(image_topic="/camera/image"), "relative topic name"),
         (dict(qos_reliability="sometimes"), "qos_reliability"),
+        (dict(image_transport="theora"), "image_transport"),
         (dict(dtype="bfloat16"), "float32 on cpu"),
         (dict(max_detections=0), "max_detections"),
         (dict(sync_slop=float("nan")), "sync_slop"),
         (dict(chunk_size="4"), "must be of type int"),
         (dict(device="tpu"), "device"),
+        (dict(managed="yes"), "must be of type bool"),
     ],
 )
 def test_invalid_values_are_rejected(change: dict, message: str) -> None:
@@ -92,3 +63,17 @@ def test_unknown_parameter_names_are_rejected() -> None:
     with pytest.raises(ValueError, match="unknown sameo parameters"):
         config_from_values({"chunksize": 4})
     assert config_from_values({"sync_slop": 0}).sync_slop == 0.0  # YAML ints for floats are fine
+
+
+def test_only_runtime_parameters_change_while_configured() -> None:
+    values = dict(PARAMETERS)
+    for name in RUNTIME_PARAMETERS:
+        changed = {"debug_image": False}.get(name, 3)
+        assert getattr(checked_update(values, {name: changed}, configured=True), name) == changed
+    with pytest.raises(ValueError, match="'device' is read when the model is loaded"):
+        checked_update(values, {"device": "cuda"}, configured=True)
+    assert checked_update(values, {"device": "cuda"}, configured=False).device == "cuda"
+    assert checked_update(values, {"device": "cpu"}, configured=True).device == "cpu"  # same
+    assert checked_update(values, {"use_sim_time": True}, configured=True) is not None
+    with pytest.raises(ValueError, match="'max_detections' must be >= 1"):
+        checked_update(values, {"max_detections": 0}, configured=True)
