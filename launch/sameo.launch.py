@@ -3,18 +3,22 @@
   ros2 launch sameo_ros sameo.launch.py checkpoint:=/path/sameo.pt image:=/camera/image_raw \
       detections:=/detector/detections
 
-Outputs: /sameo/amodal_masks (AmodalMaskArray); debug_image and stats inside `namespace`.
+Outputs: /sameo/amodal_masks (AmodalMaskArray); debug_image, stats and the segment service inside
+`namespace`; /diagnostics. image_transport:=compressed subscribes to <image>/compressed
+(sensor_msgs/CompressedImage). managed:=true starts the lifecycle node unconfigured, for a
+lifecycle manager (or `ros2 lifecycle set`) to configure and activate; otherwise it activates
+itself. `ros2 launch sameo_ros sameo.launch.py --show-args` lists the arguments.
 """
 
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
-from launch_ros.actions import Node
+from launch_ros.actions import LifecycleNode, Node
 from launch_ros.substitutions import FindPackageShare
 
 from launch import LaunchContext, LaunchDescription
 
-TOPICS = ("image", "detections", "amodal_masks", "debug_image")
-OVERRIDES = ("checkpoint", "device")  # parameters a non-empty launch argument overrides
+TOPICS = ("image", "detections", "amodal_masks", "debug_image")  # the node's relative names
+OVERRIDES = ("checkpoint", "device", "image_transport")  # parameters set when not empty
 
 ARGUMENTS = (
     (
@@ -24,12 +28,10 @@ ARGUMENTS = (
     ),
     ("namespace", "sameo", "namespace of the node and of its relative topics"),
     ("checkpoint", "", "SAMEO checkpoint; overrides the parameter file when not empty"),
-    (
-        "device",
-        "",
-        "torch device (cpu, cuda, cuda:N); overrides the parameter file when not empty",
-    ),
-    ("image", "image", "image topic to subscribe to"),
+    ("device", "", "torch device (cpu, cuda, cuda:N); overrides the parameter file if not empty"),
+    ("image_transport", "", "raw or compressed; overrides the parameter file when not empty"),
+    ("managed", "false", "true: a lifecycle node waiting to be configured and activated"),
+    ("image", "image", "image topic to subscribe to (its /compressed with compressed transport)"),
     ("detections", "detections", "Detection2DArray topic with the prompt boxes"),
     ("amodal_masks", "/sameo/amodal_masks", "where the AmodalMaskArray output goes"),
     ("debug_image", "debug_image", "where the overlay image goes"),
@@ -37,17 +39,18 @@ ARGUMENTS = (
 
 
 def _node(context: LaunchContext) -> list[Node]:
-    overrides = {name: LaunchConfiguration(name).perform(context) for name in OVERRIDES}
+    values = {name: LaunchConfiguration(name).perform(context) for name in OVERRIDES}
+    managed = LaunchConfiguration("managed").perform(context).lower() in ("true", "1", "yes")
+    overrides: dict[str, object] = {name: value for name, value in values.items() if value}
+    overrides["managed"] = managed
+    action = LifecycleNode if managed else Node
     return [
-        Node(
+        action(
             package="sameo_ros",
             executable="sameo_node",
             name="sameo",
             namespace=LaunchConfiguration("namespace"),
-            parameters=[
-                LaunchConfiguration("params_file"),
-                {name: value for name, value in overrides.items() if value},
-            ],
+            parameters=[LaunchConfiguration("params_file"), overrides],
             remappings=[(topic, LaunchConfiguration(topic)) for topic in TOPICS],
             output="screen",
             emulate_tty=True,

@@ -1,8 +1,10 @@
-"""Message <-> numpy conversions without cv_bridge and without ROS imports.
+"""Message -> numpy conversions without cv_bridge and without ROS imports.
 
-The functions read messages by attribute (duck typing), so they take rclpy messages and rosbags
-messages alike: an Image needs height, width, encoding, step and data; a Detection2DArray the
-vision_msgs 4.x layout (bbox.center.position.x/y, bbox.size_x/size_y, results[].hypothesis).
+The functions read messages by attribute, so they take rclpy messages (the node) and rosbags
+messages (the replay tool) alike: an Image needs height, width, encoding, step and data; a
+CompressedImage format and data; a Detection2DArray the vision_msgs 4.x layout
+(bbox.center.position.x/y, bbox.size_x/size_y, results[].hypothesis); PointPrompts points[].x/y
+and labels.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import cv2
 import numpy as np
 
 # encoding -> (channels, the slice of a pixel's channels that gives R, G, B); mono8 is repeated.
@@ -20,12 +23,16 @@ ENCODINGS: dict[str, tuple[int, slice]] = {
     "bgra8": (4, slice(2, None, -1)),
     "mono8": (1, slice(0, 1)),
 }
+# File signatures of the compressed formats the node accepts (sensor_msgs/CompressedImage).
+COMPRESSED_SIGNATURES = {"jpeg": b"\xff\xd8\xff", "png": b"\x89PNG\r\n\x1a\n"}
+POINT_LABELS = (0, 1)  # PointPrompts.labels: 0 = background, 1 = on the object
 
 
 class ConversionError(ValueError):
     """A message that cannot be converted; the text says which field is wrong.
 
-    kind: a short name of the problem ("encoding", "empty", "step", "size"), e.g. to throttle logs.
+    kind: a short name of the problem ("encoding", "empty", "step", "size", "format",
+    "compressed", "points"), e.g. to throttle logs.
     """
 
     def __init__(self, kind: str, message: str) -> None:
@@ -38,11 +45,17 @@ def stamp_ns(stamp: Any) -> int:
     return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
 
 
-def _byte_view(data: Any) -> np.ndarray:
+def byte_view(data: Any) -> np.ndarray:
+    """uint8 [n] view of a message's uint8[] field (bytes, array.array('B'), ndarray or list)."""
     try:
-        return np.frombuffer(data, dtype=np.uint8)  # bytes, array.array('B'), uint8 ndarray
+        return np.frombuffer(data, dtype=np.uint8)
     except (TypeError, ValueError):
         return np.asarray(data, dtype=np.uint8).reshape(-1)  # a plain list of ints
+
+
+def is_compressed(msg: Any) -> bool:
+    """True for a sensor_msgs/CompressedImage (it has `format`), False for an Image."""
+    return hasattr(msg, "format")
 
 
 def image_to_rgb(msg: Any) -> np.ndarray:
@@ -65,7 +78,7 @@ def image_to_rgb(msg: Any) -> np.ndarray:
             "step",
             f"step {step} is smaller than width*channels = {width * channels} ({msg.encoding})",
         )
-    data = _byte_view(msg.data)
+    data = byte_view(msg.data)
     if data.size != step * height:
         raise ConversionError(
             "size",
@@ -78,33 +91,31 @@ def image_to_rgb(msg: Any) -> np.ndarray:
     return pixels[:, :, rgb]
 
 
-def mono8_fields(mask: np.ndarray) -> dict[str, Any]:
-    """bool or uint8 [h, w] mask -> fields of a mono8 sensor_msgs/Image (0/255, packed rows)."""
-    pixels = (
-        np.ascontiguousarray(mask).view(np.uint8) * np.uint8(255) if mask.dtype == bool else mask
-    )
-    height, width = pixels.shape
-    return {
-        "height": height,
-        "width": width,
-        "encoding": "mono8",
-        "is_bigendian": 0,
-        "step": width,
-        "data": np.ascontiguousarray(pixels, dtype=np.uint8).reshape(-1),
-    }
+def compressed_to_rgb(msg: Any) -> np.ndarray:
+    """sensor_msgs/CompressedImage (jpeg or png, colour or grey) -> RGB uint8 [H, W, 3].
+
+    The format is told by the bytes themselves (their file signature); `msg.format` only
+    names it in errors, since publishers fill it in many ways ("jpeg", "bgr8; jpeg compressed
+    bgr8", ...).
+    """
+    data = byte_view(msg.data)
+    head = data[:8].tobytes()
+    if not any(head.startswith(sig) for sig in COMPRESSED_SIGNATURES.values()):
+        raise ConversionError(
+            "format",
+            f"compressed image ({msg.format!r}, {data.size} bytes) is neither jpeg nor png",
+        )
+    bgr = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    if bgr is None:
+        raise ConversionError(
+            "compressed", f"undecodable {msg.format!r} compressed image ({data.size} bytes)"
+        )
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
-def rgb8_fields(rgb: np.ndarray) -> dict[str, Any]:
-    """uint8 [H, W, 3] RGB -> the fields of an rgb8 sensor_msgs/Image."""
-    height, width, _ = rgb.shape
-    return {
-        "height": height,
-        "width": width,
-        "encoding": "rgb8",
-        "is_bigendian": 0,
-        "step": width * 3,
-        "data": np.ascontiguousarray(rgb, dtype=np.uint8).reshape(-1),
-    }
+def to_rgb(msg: Any) -> np.ndarray:
+    """An Image or a CompressedImage as RGB uint8 [H, W, 3]."""
+    return compressed_to_rgb(msg) if is_compressed(msg) else image_to_rgb(msg)
 
 
 def mono8_to_mask(msg: Any) -> np.ndarray:
@@ -112,7 +123,7 @@ def mono8_to_mask(msg: Any) -> np.ndarray:
     if msg.encoding != "mono8":
         raise ConversionError("encoding", f"mask encoding must be mono8, got {msg.encoding!r}")
     height, width, step = int(msg.height), int(msg.width), int(msg.step)
-    data = _byte_view(msg.data)
+    data = byte_view(msg.data)
     if data.size != step * height or step < width:
         raise ConversionError(
             "size", f"mask data has {data.size} bytes for step {step} x {height} rows"
@@ -122,54 +133,81 @@ def mono8_to_mask(msg: Any) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Prompts:
-    """The prompt boxes of one Detection2DArray, in its order."""
+    """The prompts of one Detection2DArray, in its order.
+
+    points / point_labels: optional clicks per detection, [N, P, 2] pixels and [N, P] labels
+    (1 object, 0 background, -1 padding for detections with fewer than P points).
+    """
 
     boxes: np.ndarray  # float64 [N, 4] xyxy pixels; non-finite where the message was
     scores: np.ndarray  # float64 [N] best hypothesis score (1.0 without hypotheses)
     ids: tuple[str, ...]  # Detection2D.id, or the index as text when empty
     class_ids: tuple[str, ...]  # class_id of the best hypothesis ('' without one)
+    points: np.ndarray | None = None
+    point_labels: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
 
+    def subset(self, indices: list[int]) -> Prompts:
+        """The prompts at `indices`, in that order."""
+        pick = np.asarray(indices, dtype=np.intp)
+        return Prompts(
+            self.boxes[pick], self.scores[pick], tuple(self.ids[i] for i in indices),
+            tuple(self.class_ids[i] for i in indices),
+            None if self.points is None else self.points[pick],
+            None if self.point_labels is None else self.point_labels[pick],
+        )  # fmt: skip
 
-@dataclass(frozen=True)
-class DetectionFields:
-    """What SAMEO reads of one vision_msgs/Detection2D."""
 
-    center_size: tuple[float, float, float, float]  # bbox center x, y, size x, y (pixels)
-    hypotheses: list[tuple[str, float]]  # (class_id, score) of each result
-    id: str
+def detections_to_prompts(msg: Any, point_prompts: Any = ()) -> Prompts:
+    """vision_msgs/Detection2DArray (4.x: center + size) -> xyxy pixel boxes, their best
+    hypothesis (score 1.0 and class '' without one) and ids (the index as text when empty).
 
-
-def prompts_from_fields(detections: list[DetectionFields]) -> Prompts:
-    """xyxy boxes, best-hypothesis scores and classes (1.0 and '' without one), ids (the index
-    as text when empty)."""
+    point_prompts: empty, or one sameo_ros/PointPrompts per detection, in the same order.
+    """
+    detections = list(msg.detections)
     n = len(detections)
     boxes, scores = np.empty((n, 4)), np.ones(n)
     ids, class_ids = [], []
     for i, det in enumerate(detections):
-        cx, cy, size_x, size_y = det.center_size
-        boxes[i] = (cx - size_x / 2.0, cy - size_y / 2.0, cx + size_x / 2.0, cy + size_y / 2.0)
-        best = max(det.hypotheses, key=lambda h: h[1], default=None)
+        cx, cy = float(det.bbox.center.position.x), float(det.bbox.center.position.y)
+        half_x, half_y = float(det.bbox.size_x) / 2.0, float(det.bbox.size_y) / 2.0
+        boxes[i] = (cx - half_x, cy - half_y, cx + half_x, cy + half_y)
+        hypotheses = [(str(r.hypothesis.class_id), float(r.hypothesis.score)) for r in det.results]
+        best = max(hypotheses, key=lambda h: h[1], default=None)
         if best is not None:
             scores[i] = best[1]
         class_ids.append("" if best is None else best[0])
-        ids.append(det.id or str(i))
-    return Prompts(boxes, scores, tuple(ids), tuple(class_ids))
+        ids.append(str(det.id) or str(i))
+    points, labels = points_to_arrays(point_prompts, n)
+    return Prompts(boxes, scores, tuple(ids), tuple(class_ids), points, labels)
 
 
-def detections_to_prompts(msg: Any) -> Prompts:
-    """vision_msgs/Detection2DArray (4.x: center + size) -> xyxy pixel boxes and their labels."""
-    return prompts_from_fields([
-        DetectionFields(
-            (float(det.bbox.center.position.x), float(det.bbox.center.position.y),
-             float(det.bbox.size_x), float(det.bbox.size_y)),
-            [(str(r.hypothesis.class_id), float(r.hypothesis.score)) for r in det.results],
-            str(det.id),
+def points_to_arrays(point_prompts: Any, n: int) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """PointPrompts[] (empty, or one per detection) -> [N, P, 2] points, [N, P] labels padded
+    with -1 (ignored by the predictor); (None, None) without points."""
+    entries = list(point_prompts)
+    if not entries or all(len(e.points) == 0 for e in entries):
+        return None, None
+    if len(entries) != n:
+        raise ConversionError(
+            "points", f"{len(entries)} point prompts for {n} detections (give none or one each)"
         )
-        for det in msg.detections
-    ])  # fmt: skip
+    most = max(len(e.points) for e in entries)
+    points, labels = np.zeros((n, most, 2)), np.full((n, most), -1.0)
+    for i, entry in enumerate(entries):
+        given = [int(v) for v in entry.labels]
+        if len(given) != len(entry.points):
+            raise ConversionError(
+                "points", f"detection {i}: {len(entry.points)} points but {len(given)} labels"
+            )
+        if any(v not in POINT_LABELS for v in given):
+            raise ConversionError("points", f"detection {i}: labels must be 0 or 1, got {given}")
+        for k, point in enumerate(entry.points):
+            points[i, k] = (float(point.x), float(point.y))
+        labels[i, : len(given)] = given
+    return points, labels
 
 
 def xyxy_to_center_size(box: np.ndarray) -> tuple[float, float, float, float]:

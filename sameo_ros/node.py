@@ -1,225 +1,277 @@
 """sameo_node: amodal masks for every (image, detections) pair, a thin rclpy shell over sameo_core.
 
-Subscribes `image` (sensor_msgs/Image) and `detections` (vision_msgs/Detection2DArray), pairs
-them by stamp, and publishes `amodal_masks` (sameo_ros/AmodalMaskArray, header = image header),
-`stats` (sameo_ros/FrameStats) and, only while someone subscribes, `debug_image`. Callbacks only
-read the stamp and pair the still serialized messages; one worker thread decodes and runs the
-model on the newest pair, so a slow model drops frames instead of queueing them. Messages are
-(de)serialized by frame_cdr.py and wire.py, not by rclpy (the reasons are there).
+A lifecycle node (README, "ROS 2 node"). configure validates the parameters and loads the model;
+activate creates the subscriptions (`image` or `image/compressed`, `detections`), the publishers
+(`amodal_masks`, `stats`, `debug_image`) and the `segment` service (srv/SegmentAmodal.srv);
+deactivate removes them and stops processing; cleanup releases the model and its GPU memory.
+With `managed: false` (the default) the node takes itself to active at start; with
+`managed: true` (launch `managed:=true`) it waits for the transitions. /diagnostics is published
+in every state.
+
+What an active node serves (topics, service, the worker thread) is serving.py. Messages are
+rclpy's generated classes.
 Run: `ros2 run sameo_ros sameo_node --ros-args --params-file config/sameo.yaml`.
 """
 
 from __future__ import annotations
 
-import contextlib
+import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import rclpy
 import torch
-from rcl_interfaces.msg import ParameterDescriptor
-from rclpy.executors import ExternalShutdownException
-from rclpy.node import Node
-from rclpy.qos import QoSProfile, ReliabilityPolicy
-from sensor_msgs.msg import Image
-from vision_msgs.msg import Detection2DArray
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.signals import SignalHandlerOptions
+from std_msgs.msg import Header
 
-from sameo_ros.msg import AmodalMaskArray, FrameStats
+from .diagnostics import Counters, Health, HealthMonitor
+from .latency_stats import FrameRateStats
+from .messages import rclpy_types
+from .params import DESCRIPTIONS, PARAMETERS, NodeConfig, checked_update, config_from_values
+from .pipeline import FramePipeline, Selection
+from .serving import Serving
 
-from .allocator import keep_large_buffers
-from .cdr import header_stamp_ns
-from .conversions import ConversionError
-from .frame_cdr import decode_detections, decode_image, encode_amodal_mask_array
-from .latest import LatestSlot
-from .messages import rgb_image
-from .overlay import draw_overlay
-from .pairing import Pair, PairingResult, StampPairer
-from .params import DESCRIPTIONS, PARAMETERS, NodeConfig, config_from_values
-from .pipeline import FramePipeline, FrameResult, build_predictor
-from .stats import FrameRateStats
-from .wire import WireCodec
-
-_RELIABILITY = {
-    "best_effort": ReliabilityPolicy.BEST_EFFORT,
-    "reliable": ReliabilityPolicy.RELIABLE,
-}
 _THROTTLE_S = 5.0
+DIAGNOSTICS_PERIOD_S = 1.0
+EXIT_BAD_CONFIG, EXIT_WORKER_FAILED = 2, 1
 
 
-class SameoNode(Node):
-    """The `sameo` node: parameters, topics, the pairing callbacks and the inference worker."""
+class SameoNode(LifecycleNode):
+    """The `sameo` node: parameters, lifecycle transitions, topics, service and diagnostics."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("sameo", **kwargs)
-        self.config = self._declare_parameters()
-        self.get_logger().info(
-            f"loading SAMEO ({self.config.checkpoint or 'random weights'}, "
-            f"{self.config.variant or 'variant from checkpoint'}) on "
-            f"{self.config.device}"
-        )
-        self.pipeline = FramePipeline(build_predictor(self.config), self.config)
-        self.codec = WireCodec.from_installed()
-        self.pairer: StampPairer[bytes, bytes] = StampPairer(
-            int(self.config.sync_slop * 1e9)
-        )
-        self.slot: LatestSlot[tuple[Pair, float]] = LatestSlot()
-        self.stats = FrameRateStats(self.config.stats_window)
+        for name, default in PARAMETERS.items():
+            descriptor = ParameterDescriptor(description=DESCRIPTIONS[name])
+            self.declare_parameter(name, default, descriptor)
+        self.add_on_set_parameters_callback(self._check_parameters)
+        self.add_post_set_parameters_callback(self._apply_parameters)
+        self.config: NodeConfig | None = None
+        self.pipeline: FramePipeline | None = None
+        self.configure_error: str | None = None
+        self.worker_failure: BaseException | None = None
+        self.finalized = False
+        self.types = rclpy_types()
+        self._state = "unconfigured"
+        self._active: Serving | None = None
+        self._counters_lock = threading.Lock()
+        self._counts = {name: 0 for name in ("frames", "skipped", "detections_received")}
         self._warned_at: dict[str, float] = {}
-        self._create_topics()
-        self.create_timer(self.config.stats_period, self._log_stats)
-        self.worker = threading.Thread(target=self._work, name="sameo_worker", daemon=True)
-        self.worker.start()
-        self.get_logger().info("ready")
+        self._health = HealthMonitor()
+        self._diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self.create_timer(DIAGNOSTICS_PERIOD_S, self.publish_diagnostics)
 
-    def _declare_parameters(self) -> NodeConfig:
-        values = {
-            name: self.declare_parameter(
-                name, default, ParameterDescriptor(description=DESCRIPTIONS[name])
-            ).value
-            for name, default in PARAMETERS.items()
-        }
-        return config_from_values(values)
+    # Parameters.
+    def _values(self) -> dict[str, Any]:
+        return {name: self.get_parameter(name).value for name in PARAMETERS}
 
-    def _create_topics(self) -> None:
-        c = self.config
-        qos = QoSProfile(depth=c.qos_depth, reliability=_RELIABILITY[c.qos_reliability])
-        self.create_subscription(Image, c.image_topic, self._on_image, qos, raw=True)
-        self.create_subscription(
-            Detection2DArray, c.detections_topic, self._on_detections, qos, raw=True
-        )
-        self.masks_pub = self.create_publisher(AmodalMaskArray, c.amodal_masks_topic, 10)
-        self.stats_pub = self.create_publisher(FrameStats, c.stats_topic, 10)
-        self.debug_pub = (
-            self.create_publisher(Image, c.debug_image_topic, 1) if c.debug_image else None
-        )
-
-    # Callbacks: pair the serialized messages by stamp and hand over, nothing else.
-    def _on_image(self, raw: bytes) -> None:
-        with self._reading_stamp("image"):
-            self._hand_over(self.pairer.add_image(header_stamp_ns(raw), raw))
-
-    def _on_detections(self, raw: bytes) -> None:
-        with self._reading_stamp("detections"):
-            self._hand_over(self.pairer.add_detections(header_stamp_ns(raw), raw))
-
-    @contextlib.contextmanager
-    def _reading_stamp(self, what: str) -> Iterator[None]:
+    def _check_parameters(self, parameters: list) -> SetParametersResult:
+        changes = {p.name: p.value for p in parameters}
         try:
-            yield
-        except ConversionError as error:
-            self._warn(f"{what} {error.kind}", f"ignoring a {what} message: {error}")
+            checked_update(self._values(), changes, configured=self.pipeline is not None)
+        except ValueError as error:
+            return SetParametersResult(successful=False, reason=str(error))
+        return SetParametersResult(successful=True)
 
-    def _hand_over(self, result: PairingResult) -> None:
-        for stamp in result.unmatched:
-            self._warn(
-                "unpaired",
-                f"detections at {stamp * 1e-9:.6f} s found no image within "
-                f"sync_slop {self.config.sync_slop} s ({self.pairer.unmatched_total} so far)",
+    def _apply_parameters(self, parameters: list) -> None:
+        if self.pipeline is None or self.config is None:
+            return  # configure reads them
+        self.config = config_from_values(self._values())
+        c = self.config
+        self.pipeline.update(Selection(c.score_threshold, c.max_detections), c.mask_threshold)
+        self.get_logger().info("parameters changed: " + ", ".join(
+            f"{p.name}={p.value!r}" for p in parameters))  # fmt: skip
+
+    # Lifecycle transitions.
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Validate the parameters and load the model; FAILURE (stay unconfigured) if either is
+        bad, with the reason in the log and on /diagnostics."""
+        try:
+            config = config_from_values(self._values())
+            self.get_logger().info(
+                f"loading SAMEO ({config.checkpoint or 'random weights'}, "
+                f"{config.variant or 'variant from checkpoint'}) on {config.device}"
             )
-        for pair in result.pairs:
-            self.slot.put((pair, time.monotonic()))
+            self.pipeline = FramePipeline.from_config(config)
+        except Exception as error:  # parameters, a missing or corrupt checkpoint, the device
+            self.configure_error = f"{type(error).__name__}: {error}"
+            self.get_logger().error(f"configure failed: {self.configure_error}")
+            return TransitionCallbackReturn.FAILURE
+        self.config, self.configure_error, self._state = config, None, "inactive"
+        self.get_logger().info("configured")
+        return TransitionCallbackReturn.SUCCESS
 
-    def _warn(self, kind: str, text: str) -> None:
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Create the subscriptions, publishers and service; start the worker."""
+        assert self.config is not None and self.pipeline is not None
+        self._active = Serving(self, self.config)
+        self._state = "active"
+        self.get_logger().info(f"ready: {self._active.image_topic} + detections -> amodal_masks")
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Stop processing (the frame in progress is finished) and remove the topics."""
+        self._deactivate()
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Release the model and the GPU memory it held."""
+        self._release()
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Release everything; the process then exits (code 0)."""
+        self.stop()
+        self.finalized = True
+        self.get_logger().info("finalized")
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self.stop()
+        return TransitionCallbackReturn.SUCCESS  # back to unconfigured
+
+    def _deactivate(self) -> None:
+        if self._active is not None:
+            active, self._active = self._active, None
+            active.close()
+            self._state = "inactive"
+
+    def _release(self) -> None:
+        if self.pipeline is not None:
+            pipeline, self.pipeline = self.pipeline, None
+            pipeline.release()
+            self._state = "unconfigured"
+            self.get_logger().info("model released")
+
+    def stop(self) -> None:
+        """Deactivate and clean up from whatever state the node is in."""
+        self._deactivate()
+        self._release()
+
+    # Shared by the parts.
+    def warn(self, kind: str, text: str) -> None:
         """Log a warning, at most once per `_THROTTLE_S` for each kind of problem."""
         now = time.monotonic()
         if now - self._warned_at.get(kind, -_THROTTLE_S) >= _THROTTLE_S:
             self._warned_at[kind] = now
             self.get_logger().warning(text)
 
-    # Worker thread.
-    def _work(self) -> None:
-        while not self.slot.closed and rclpy.ok(context=self.context):
-            item = self.slot.take(timeout=0.5)
-            if item is not None:
-                self._process_safely(*item)
+    def count(self, name: str) -> None:
+        with self._counters_lock:
+            self._counts[name] += 1
 
-    def _process_safely(self, pair: Pair, paired_at: float) -> None:
-        started = time.monotonic()
-        at = f"frame at {pair.image_stamp * 1e-9:.6f} s"
-        try:
-            image = decode_image(pair.image, self.codec.types)
-            prompts = decode_detections(pair.detections)
-            decode_ms = (time.monotonic() - started) * 1000.0
-            result = self.pipeline.process(image, prompts)
-        except ConversionError as error:
-            self._warn(error.kind, f"skipping {at}: {error}")
-            return
-        except Exception as error:  # a bad input must never end the node
-            self._warn(type(error).__name__, f"skipping {at}: {error!r}")
-            return
-        if result.rejected:
-            self._warn("rejected", f"{at}: ignored detections (id: reason) {result.rejected}")
-        result.timings_ms["convert"] += decode_ms
-        self._publish(image.header, result, paired_at, started)
+    def worker_ended(self, error: BaseException) -> None:
+        """The worker thread failed outside its per-frame guard: report, then main() exits."""
+        self.worker_failure = error
+        self.get_logger().error(
+            f"inference worker ended: {error!r}; exiting with code {EXIT_WORKER_FAILED} so that "
+            "a supervisor can restart the node"
+        )
+        self.publish_diagnostics()
 
-    def _publish(self, image_header: Any, result: FrameResult, paired_at: float,
-                 started: float) -> None:  # fmt: skip
-        t0 = time.monotonic()
-        masks = encode_amodal_mask_array(image_header, result)
-        t1 = time.monotonic()
-        self.masks_pub.publish(masks)
-        t2 = time.monotonic()
-        types, encode = self.codec.types, self.codec.encode
-        header = image_header  # decode_image built it with these types
-        if self.debug_pub is not None and self.debug_pub.get_subscription_count() > 0:
-            overlay = draw_overlay(result.image, result.records)
-            self.debug_pub.publish(encode(rgb_image(types, header, overlay)))
-        t3 = time.monotonic()
-        self.stats.add((t2 - paired_at) * 1000.0, t2)
-        ms = result.timings_ms
-        self.stats_pub.publish(encode(types.frame_stats(
-            header=header, queue_ms=(started - paired_at) * 1000.0, convert_ms=ms["convert"],
-            model_ms=ms["model"], build_ms=ms["visibility"] + (t1 - t0) * 1000.0,
-            publish_ms=(t2 - t1) * 1000.0, debug_ms=(t3 - t2) * 1000.0,
-            total_ms=(t2 - paired_at) * 1000.0, fps=self.stats.fps,
-            total_ms_p50=self.stats.percentile(50), total_ms_p99=self.stats.percentile(99),
-            frames_processed=self.stats.frames, pairs_dropped=self.slot.dropped,
-            detections_unpaired=self.pairer.unmatched_total, masks=len(result.records),
-        )))  # fmt: skip
+    def publish_diagnostics(self) -> None:
+        assessment = self._health.assess(self._health_snapshot())
+        status = DiagnosticStatus(
+            level=bytes([assessment.level]),
+            name=f"{self.get_fully_qualified_name()}: amodal segmentation",
+            message=assessment.message,
+            hardware_id=self.config.device if self.config else "",
+            values=[KeyValue(key=k, value=v) for k, v in assessment.values],
+        )
+        header = Header(stamp=self.get_clock().now().to_msg())
+        self._diagnostics_pub.publish(DiagnosticArray(header=header, status=[status]))
 
-    def _log_stats(self) -> None:
-        if self.stats.frames:
-            self.get_logger().info(
-                f"{self.stats.summary()}, {self.slot.dropped} pairs dropped, "
-                f"{self.pairer.unmatched_total} detections unpaired"
-            )
+    def _health_snapshot(self) -> Health:
+        active, pipeline, config = self._active, self.pipeline, self.config
+        device = torch.device(config.device) if pipeline is not None and config else None
+        on_cuda = device is not None and device.type == "cuda"
+        stats = active.stats if active else FrameRateStats(1)
+        return Health(
+            state=self._state,
+            counters=Counters(
+                frames=self._counts["frames"], skipped=self._counts["skipped"],
+                detections_received=self._counts["detections_received"],
+                pairs_dropped=active.slot.dropped if active else 0,
+                detections_unpaired=active.pairer.unmatched_total if active else 0,
+            ),
+            fps=stats.fps, latency_ms_p50=stats.percentile(50),
+            latency_ms_p99=stats.percentile(99),
+            seconds_since_pair=active.seconds_since_pair() if active else 0.0,
+            device=str(device or ""), model_bytes=pipeline.model_bytes() if pipeline else 0,
+            cuda_allocated_bytes=torch.cuda.memory_allocated(device) if on_cuda else None,
+            worker_error=None if self.worker_failure is None else repr(self.worker_failure),
+            configure_error=self.configure_error,
+        )  # fmt: skip
 
-    def close(self) -> None:
-        """Stop the worker and release the model (and the GPU memory it held)."""
-        self.slot.close()
-        self.worker.join(timeout=30.0)
-        device = self.pipeline.predictor.device
-        del self.pipeline
-        if device.type == "cuda":
-            torch.cuda.empty_cache()
+
+class _StopRequest:
+    """SIGINT and SIGTERM ask the main loop to stop. The shutdown that follows (`ignore_more`)
+    ignores further signals, down to the interpreter's exit, so that a second Ctrl-C or the
+    launch system's signal during cleanup neither raises KeyboardInterrupt nor kills the
+    process: the frame in progress is finished and the exit code is 0."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.signal: str | None = None
+        for sig in self.SIGNALS:
+            signal.signal(sig, self._handle)
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        self.signal = self.signal or signal.Signals(signum).name
+
+    @property
+    def requested(self) -> bool:
+        return self.signal is not None
+
+    def ignore_more(self) -> None:
+        for sig in self.SIGNALS:  # SIG_IGN also survives Python's finalization
+            signal.signal(sig, signal.SIG_IGN)
+
+
+def _bring_up(node: SameoNode) -> int | None:
+    """Configure and activate an unmanaged node; the exit code if that failed."""
+    if node.get_parameter("managed").value:
+        node.get_logger().info("managed: waiting for the configure transition")
+        return None
+    if node.trigger_configure() != TransitionCallbackReturn.SUCCESS:
+        return EXIT_BAD_CONFIG
+    if node.trigger_activate() != TransitionCallbackReturn.SUCCESS:
+        return EXIT_WORKER_FAILED
+    return None
 
 
 def main(args: list[str] | None = None) -> None:
-    keep_large_buffers()  # before rclpy and Fast DDS allocate their message buffers
-    # The worker waits for the executor thread to drop the GIL after a callback; by default that
-    # takes until the executor blocks again or 5 ms pass. 0.1 ms cut the hand-over (FrameStats
-    # queue_ms) from 0.34 to 0.25 ms in sameo_ros.benchmark on this project's 2-core CPU.
-    sys.setswitchinterval(1e-4)
-    rclpy.init(args=args)
-    node = None
-    code = 0
-    try:
-        node = SameoNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except (ValueError, FileNotFoundError) as error:  # invalid parameters or checkpoint
-        print(f"sameo_node: {error}", file=sys.stderr)
-        code = 2
-    finally:
-        if node is not None:
-            node.close()
-            node.destroy_node()
-        rclpy.try_shutdown()
-    sys.exit(code)
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    stop = _StopRequest()
+    node = SameoNode()
+    # One thread runs every callback (a multi-threaded executor cost about 1 ms more per frame,
+    # BENCHMARKS.md "ROS node"); the model runs in the worker thread, or in a service call.
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    code = _bring_up(node)
+    while code is None and not stop.requested and not node.finalized:
+        if node.worker_failure is not None:
+            code = EXIT_WORKER_FAILED
+            break
+        try:
+            executor.spin_once(timeout_sec=0.1)
+        except Exception as error:  # an rclpy error in a callback must not end the node
+            node.warn(f"executor {type(error).__name__}", f"callback failed: {error!r}")
+    stop.ignore_more()
+    if stop.requested:
+        node.get_logger().info(f"{stop.signal}: shutting down")
+    executor.shutdown()  # callbacks in progress finish first
+    node.stop()
+    node.destroy_node()
+    rclpy.try_shutdown()
+    sys.exit(code or 0)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,12 @@
 """The node's ROS parameters, declared once here, and their validation into a plain dataclass.
 
-ROS-free: the node declares exactly `PARAMETERS`; the replay tool and the benchmark build the
-same `NodeConfig` from their command lines; tests check config/sameo.yaml and the launch file
-against it.
+ROS-free: the node declares exactly `PARAMETERS` and checks every change with `checked_update`;
+the replay tool builds the same `NodeConfig` from its command line; tests check
+config/sameo.yaml and the launch file against it.
+
+Topics are fixed relative names (`image`, `detections`, `amodal_masks`, `debug_image`, `stats`,
+the service `segment`), remapped in launch as the ROS convention has it; there are no topic
+parameters.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from typing import Any
 
 RELIABILITIES = ("best_effort", "reliable")
 DTYPES = ("float32", "bfloat16", "float16")
+IMAGE_TRANSPORTS = ("raw", "compressed")
 
 
 @dataclass(frozen=True)
@@ -23,11 +28,8 @@ class NodeConfig:
     variant: str = ""  # model size (vitt, vits, test); empty = from the checkpoint, else vitt
     device: str = "cpu"
     dtype: str = "float32"
-    image_topic: str = "image"
-    detections_topic: str = "detections"
-    amodal_masks_topic: str = "amodal_masks"
-    debug_image_topic: str = "debug_image"
-    stats_topic: str = "stats"
+    managed: bool = False  # lifecycle transitions come from outside (launch managed:=true)
+    image_transport: str = "raw"
     qos_reliability: str = "best_effort"
     qos_depth: int = 5
     sync_slop: float = 0.05
@@ -48,11 +50,9 @@ DESCRIPTIONS: dict[str, str] = {
     "variant": "model size: vitt, vits or test; empty = from the checkpoint (vitt without one)",
     "device": "torch device: cpu, cuda or cuda:N",
     "dtype": "inference dtype: float32, bfloat16 or float16 (half types need cuda)",
-    "image_topic": "relative name of the sensor_msgs/Image input (remap it in launch)",
-    "detections_topic": "relative name of the vision_msgs/Detection2DArray prompt input",
-    "amodal_masks_topic": "relative name of the sameo_ros/AmodalMaskArray output",
-    "debug_image_topic": "relative name of the overlay image, rendered only while subscribed",
-    "stats_topic": "relative name of the per-frame sameo_ros/FrameStats output",
+    "managed": "lifecycle node driven from outside (true) or configuring and activating itself",
+    "image_transport": "raw: sensor_msgs/Image on image; compressed: CompressedImage (jpeg, "
+    "png) on image/compressed",
     "qos_reliability": "input QoS reliability: best_effort (matches any publisher) or reliable",
     "qos_depth": "input QoS history depth (KEEP_LAST) of both inputs",
     "sync_slop": "seconds an image and a detection stamp may differ when no exact match exists",
@@ -60,12 +60,16 @@ DESCRIPTIONS: dict[str, str] = {
     "score_threshold": "detections scoring below this are ignored",
     "mask_threshold": "logit threshold turning mask logits into the binary amodal mask",
     "chunk_size": "prompts decoded per mask-decoder call (2-4 is fastest on CPU)",
-    "debug_image": "allow the debug overlay (drawn only while debug_image has subscribers)",
+    "debug_image": "draw and publish the overlay on debug_image (only while it has subscribers)",
     "stats_period": "seconds between latency/fps log lines",
     "stats_window": "frames in the sliding window of the latency and fps figures",
 }
 
 PARAMETERS: dict[str, Any] = {f.name: f.default for f in fields(NodeConfig)}
+
+# Read by every frame, so they may change while the node runs; the others take effect when the
+# model is loaded (configure), so they may only change while the node is unconfigured.
+RUNTIME_PARAMETERS = ("score_threshold", "mask_threshold", "max_detections", "debug_image")
 
 
 def _check(ok: bool, name: str, why: str, value: object) -> None:
@@ -83,13 +87,6 @@ def _validate(c: NodeConfig) -> None:
             f"must be of type {expected.__name__}",
             value,
         )
-        if f.name.endswith("_topic"):
-            _check(
-                bool(value) and not value.startswith(("/", "~")),
-                f.name,
-                "must be a non-empty relative topic name (remap it instead)",
-                value,
-            )
     _check(
         c.device == "cpu" or c.device.split(":")[0] == "cuda",
         "device",
@@ -98,12 +95,11 @@ def _validate(c: NodeConfig) -> None:
     )
     _check(c.dtype in DTYPES, "dtype", f"must be one of {DTYPES}", c.dtype)
     _check(c.dtype == "float32" or c.device != "cpu", "dtype", "must be float32 on cpu", c.dtype)
-    _check(
-        c.qos_reliability in RELIABILITIES,
-        "qos_reliability",
-        f"must be one of {RELIABILITIES}",
-        c.qos_reliability,
-    )
+    for name, allowed in (
+        ("qos_reliability", RELIABILITIES),
+        ("image_transport", IMAGE_TRANSPORTS),
+    ):
+        _check(getattr(c, name) in allowed, name, f"must be one of {allowed}", getattr(c, name))
     for name in ("qos_depth", "max_detections", "chunk_size", "stats_window"):
         _check(getattr(c, name) >= 1, name, "must be >= 1", getattr(c, name))
     for name in ("sync_slop", "score_threshold", "mask_threshold", "stats_period"):
@@ -112,13 +108,37 @@ def _validate(c: NodeConfig) -> None:
     _check(c.stats_period > 0.0, "stats_period", "must be > 0", c.stats_period)
 
 
+def _as_declared(values: dict[str, Any]) -> dict[str, Any]:
+    """YAML and the command line give `1` for a float parameter: take it as 1.0."""
+    return {
+        k: float(v) if type(PARAMETERS[k]) is float and type(v) is int else v
+        for k, v in values.items()
+    }
+
+
 def config_from_values(values: dict[str, Any]) -> NodeConfig:
     """Build a NodeConfig from parameter values; unknown names are an error (typos in YAML)."""
     unknown = sorted(set(values) - set(PARAMETERS))
     if unknown:
         raise ValueError(f"unknown sameo parameters: {unknown}; known: {sorted(PARAMETERS)}")
-    values = {
-        k: float(v) if type(PARAMETERS[k]) is float and type(v) is int else v
-        for k, v in values.items()
-    }
-    return NodeConfig(**values)
+    return NodeConfig(**_as_declared(values))
+
+
+def checked_update(
+    values: dict[str, Any], changes: dict[str, Any], configured: bool
+) -> NodeConfig:
+    """The NodeConfig of the parameter `values` with `changes` applied, or ValueError with the
+    reason the change is refused.
+
+    Once the model is loaded (`configured`) only RUNTIME_PARAMETERS may change; every change
+    must leave a valid NodeConfig. Names that are not sameo parameters are not checked here.
+    """
+    ours = {k: v for k, v in changes.items() if k in PARAMETERS}
+    fixed = sorted(k for k in ours if k not in RUNTIME_PARAMETERS and ours[k] != values.get(k))
+    if configured and fixed:
+        raise ValueError(
+            f"parameter {fixed[0]!r} is read when the model is loaded and cannot change while "
+            "the node is configured (restart it, or clean up and configure the managed node); "
+            f"changeable at run time: {', '.join(RUNTIME_PARAMETERS)}"
+        )
+    return config_from_values({**values, **ours})

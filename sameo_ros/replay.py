@@ -3,40 +3,99 @@
   python -m sameo_ros.replay IN_BAG OUT_BAG --image-topic /camera/image_raw \
       --detections-topic /detections [--checkpoint sameo.pt] [--debug-images]
 
-Needs no ROS installation (rosbags reads and writes mcap and sqlite3 bags). It shares pairing,
-conversion and message building with the node; unlike the node it processes every pair, in bag
-order. The output carries the message definitions and type hashes, so `ros2 bag play` publishes it.
+Needs no ROS installation: rosbags reads and writes the bags (mcap and sqlite3) and supplies the
+message classes, which the shared conversions and builders read and fill by attribute, as the
+node does with rclpy's. Pairing, the model pipeline and message building are the node's; unlike
+the node it processes every pair, in bag order. Image and CompressedImage inputs both work. The
+output carries the message definitions and type hashes, so `ros2 bag play` publishes it.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 from typing import Any
 
 from rosbags.rosbag2 import Reader, StoragePlugin, Writer
-from rosbags.typesys import Stores, get_typestore
+from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 from tqdm import tqdm
 
-from .bagtypes import (
-    VISION_INPUT_TYPES,
-    output_typestore,
-    types_from_connection,
-    types_from_dir,
-)
-from .conversions import detections_to_prompts, stamp_ns
-from .messages import amodal_mask_array, copy_header, rgb_image, rosbags_types
+from sameo_core.tools import cli
+
+from .conversions import stamp_ns
+from .messages import MessageTypes, amodal_mask_array, copy_header, rgb_image
 from .overlay import draw_overlay
 from .pairing import Pair, StampPairer
 from .params import NodeConfig
-from .pipeline import FramePipeline, build_predictor
+from .pipeline import FrameInputs, FramePipeline
+
+OWN_TYPES = ("AmodalMask", "AmodalMaskArray", "FrameStats", "PointPrompts")
+VISION_TYPES = ("Point2D", "Pose2D", "BoundingBox2D", "ObjectHypothesis")  # used by AmodalMask
+VISION_INPUT_TYPES = (*VISION_TYPES, "ObjectHypothesisWithPose", "Detection2D", "Detection2DArray")
+MASKS_TYPE = "sameo_ros/msg/AmodalMaskArray"
+
+
+def rosbags_types(typestore: Any) -> MessageTypes:
+    """rosbags' message classes of `typestore` (uint8[] fields take numpy arrays)."""
+    return MessageTypes(typestore.types.__getitem__, lambda data: data)
+
+
+def installed_msg_dir(package: str) -> Path | None:
+    """share/<package>/msg under the first AMENT_PREFIX_PATH prefix that has it, else None."""
+    for prefix in os.environ.get("AMENT_PREFIX_PATH", "").split(os.pathsep):
+        candidate = Path(prefix) / "share" / package / "msg"
+        if prefix and candidate.is_dir():
+            return candidate
+    return None
+
+
+def msg_dir() -> Path:
+    """The directory of sameo_ros' .msg files (source checkout or installed share/)."""
+    source = Path(__file__).resolve().parents[1] / "msg"
+    for candidate in (source, installed_msg_dir("sameo_ros")):
+        if candidate is not None and (candidate / "AmodalMask.msg").is_file():
+            return candidate
+    raise FileNotFoundError(
+        f"no sameo_ros .msg files in {source} nor in share/sameo_ros/msg on AMENT_PREFIX_PATH"
+    )
+
+
+def types_from_dir(directory: Path, package: str, names: tuple[str, ...]) -> dict[str, Any]:
+    types: dict[str, Any] = {}
+    for name in names:
+        text = (directory / f"{name}.msg").read_text()
+        types.update(get_types_from_msg(text, f"{package}/msg/{name}"))
+    return types
+
+
+def types_from_connection(connection: Any) -> dict[str, Any]:
+    """All types in a rosbag2 connection's stored definition ({} when the bag has none)."""
+    msgdef = getattr(connection, "msgdef", None)
+    if msgdef is None or not msgdef.data:
+        return {}
+    return dict(get_types_from_msg(msgdef.data, connection.msgtype))
+
+
+def output_typestore(vision_types: dict[str, Any]) -> Any:
+    """Jazzy standard types + vision_msgs + sameo_ros messages."""
+    missing = [n for n in VISION_TYPES if f"vision_msgs/msg/{n}" not in vision_types]
+    if missing:
+        raise ValueError(
+            f"no definition of vision_msgs {missing}: the input bag stores none; "
+            "pass --vision-msgs-dir with the vision_msgs .msg files"
+        )
+    typestore = get_typestore(Stores.ROS2_JAZZY)
+    typestore.register(vision_types)
+    typestore.register(types_from_dir(msg_dir(), "sameo_ros", OWN_TYPES))
+    return typestore
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("in_bag", type=Path)
     p.add_argument("out_bag", type=Path, help="new bag directory (must not exist)")
-    p.add_argument("--image-topic", required=True)
+    p.add_argument("--image-topic", required=True, help="sensor_msgs/Image or CompressedImage")
     p.add_argument("--detections-topic", required=True)
     p.add_argument("--masks-topic", default="/sameo/amodal_masks")
     p.add_argument("--debug-topic", default="/sameo/debug_image")
@@ -67,7 +126,7 @@ class BagReplay:
             sync_slop=args.sync_slop,
             max_detections=args.max_detections,
         )
-        self.pipeline = FramePipeline(build_predictor(self.config), self.config)
+        self.pipeline = FramePipeline.from_config(self.config)
         self.pairer: StampPairer[Any, Any] = StampPairer(int(args.sync_slop * 1e9))
         self.written = self.skipped = 0
 
@@ -81,7 +140,7 @@ class BagReplay:
             ]
             topics = {c.topic for c in wanted}
             if topics != {args.image_topic, args.detections_topic}:
-                raise SystemExit(
+                raise ValueError(
                     f"topics missing in {args.in_bag}: "
                     f"{sorted({args.image_topic, args.detections_topic} - topics)}"
                 )
@@ -117,7 +176,7 @@ class BagReplay:
     def _open_outputs(self, writer: Writer, typestore: Any) -> None:
         self.typestore = typestore
         self.masks_conn = writer.add_connection(
-            self.args.masks_topic, "sameo_ros/msg/AmodalMaskArray", typestore=typestore
+            self.args.masks_topic, MASKS_TYPE, typestore=typestore
         )
         self.debug_conn = (
             writer.add_connection(
@@ -138,18 +197,14 @@ class BagReplay:
 
     def _process(self, pair: Pair, writer: Writer, time_ns: int) -> None:
         try:
-            result = self.pipeline.process(pair.image, detections_to_prompts(pair.detections))
+            result = self.pipeline.process(FrameInputs(pair.image, pair.detections))
         except ValueError as error:
             tqdm.write(f"skipping frame at {pair.image_stamp * 1e-9:.6f} s: {error}")
             self.skipped += 1
             return
         header = copy_header(self.types, pair.image.header)
-        message = amodal_mask_array(self.types, header, result)
-        writer.write(
-            self.masks_conn,
-            time_ns,
-            self.typestore.serialize_cdr(message, "sameo_ros/msg/AmodalMaskArray"),
-        )
+        message = amodal_mask_array(self.types, header, result.records)
+        writer.write(self.masks_conn, time_ns, self.typestore.serialize_cdr(message, MASKS_TYPE))
         if self.debug_conn is not None:
             overlay = rgb_image(self.types, header, draw_overlay(result.image, result.records))
             writer.write(
@@ -165,4 +220,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main)

@@ -1,6 +1,6 @@
-"""End to end: the main job (`python -m sameo_ros.demo`, what `make demo` runs), the node
-benchmark and the message-cost benchmark, each as a user runs it, in a fresh process against the
-built workspace."""
+"""End to end: the main job (`python -m sameo_ros.harness.node_demo`, what `make demo` runs) and
+the benchmarks of BENCHMARKS.md "ROS node", each as a user runs it, in a fresh process against
+the built workspace (small sizes: the commands, not the figures, are under test)."""
 
 from __future__ import annotations
 
@@ -8,28 +8,24 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import cv2
 
-REPO = Path(__file__).resolve().parents[2]
-DEMO_CHECKPOINT = REPO / "checkpoints" / "demo" / "sameo_shapes_demo.pt"
+from .conftest import REPO, demo_checkpoint
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:
-    if not DEMO_CHECKPOINT.is_file():
-        raise FileNotFoundError(f"demo checkpoint missing: {DEMO_CHECKPOINT}")
     env = dict(os.environ, OMP_NUM_THREADS="1")
     proc = subprocess.run([sys.executable, "-m", *args], cwd=REPO, env=env, capture_output=True,
-                          text=True, timeout=240)
+                          text=True, timeout=300)  # fmt: skip
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     return proc
 
 
 def test_demo_streams_frames_and_writes_overlays(tmp_path):
     out = tmp_path / "demo"
-    proc = _run("sameo_ros.demo", "--checkpoint", str(DEMO_CHECKPOINT), "--frames", "3",
-                "--out", str(out))
+    proc = _run("sameo_ros.harness.node_demo", "--checkpoint", str(demo_checkpoint()),
+                "--frames", "3", "--out", str(out))  # fmt: skip
     figures = json.loads((out / "figures.json").read_text())
     assert figures["frames"] == 3 and figures["lost"] == 0
     assert 0 < figures["model_ms_p50"] < figures["latency_ms_p50"]
@@ -39,28 +35,39 @@ def test_demo_streams_frames_and_writes_overlays(tmp_path):
     assert "latency p50" in proc.stdout and "fps" in proc.stdout
 
 
-def test_benchmark_writes_figures(tmp_path):
+def test_node_benchmark_compares_arms_side_by_side(tmp_path):
     report = tmp_path / "bench.json"
-    _run("sameo_ros.benchmark", "--checkpoint", str(DEMO_CHECKPOINT), "--frames", "3",
-         "--warmup", "1", "--detections", "5", "--json", str(report))
+    _run("sameo_ros.harness.node_benchmark", "--checkpoint", str(demo_checkpoint()),
+         "--frames", "2", "--warmup", "1", "--detections", "5", "--width", "320",
+         "--height", "240", "--arm", "chunk4", "--arm", "chunk2:chunk_size=2",
+         "--arm-env", "chunk2:SAMEO_ARM=two", "--json", str(report))  # fmt: skip
     figures = json.loads(report.read_text())
-    assert figures["frames"] == 3 and figures["masks_per_frame"] == 5
-    assert figures["image"] == "640x480"
-    outside = figures["outside_model_ms_p50"]
-    assert 0 < outside < figures["latency_ms_p50"]
-    assert figures["transport_ms_p50"] > 0
-    assert figures["client_encode_ms_p50"] > 0 and figures["client_decode_ms_p50"] > 0
+    assert figures["image"] == "320x240"
+    for arm in ("chunk4", "chunk2"):
+        assert figures[f"{arm}/frames"] == 2 and figures[f"{arm}/masks_per_frame"] == 5
+        outside = figures[f"{arm}/outside_model_ms_p50"]
+        assert 0 < outside < figures[f"{arm}/latency_ms_p50"]
+        assert figures[f"{arm}/transport_ms_p50"] > 0
+        assert figures[f"{arm}/client_encode_ms_p50"] > 0
 
 
-def test_bench_wire_compares_the_three_codecs(tmp_path):
-    report = tmp_path / "wire.json"
-    proc = _run("sameo_ros.bench_wire", "--detections", "4", "--width", "160", "--height", "120",
-                "--rounds", "2", "--calls", "1", "--json", str(report))
+def test_message_costs_compare_rclpy_and_rosbags(tmp_path):
+    report = tmp_path / "costs.json"
+    proc = _run("sameo_ros.harness.message_costs", "--detections", "4", "--width", "160",
+                "--height", "120", "--rounds", "2", "--calls", "1", "--json", str(report))
     figures = json.loads(report.read_text())
     assert figures["image_bytes"] > 160 * 120 * 3 and figures["detections"] == 4
-    for group, ways in [("detections_in", ("rclpy", "rosbags", "frame_cdr")),
-                        ("image_in", ("rclpy", "rosbags", "frame_cdr")),
-                        ("masks_out", ("rclpy_serialize_only", "rosbags", "frame_cdr"))]:
-        for way in ways:
+    for group in ("image_in", "detections_in", "masks_out"):
+        for way in ("rclpy", "rosbags"):
             assert figures[f"{group}_{way}_ms"] > 0, (group, way)
-    assert "masks_out_frame_cdr_ms" in proc.stdout
+    assert "per_frame_rclpy_minus_rosbags_ms" in proc.stdout
+
+
+def test_service_benchmark_times_first_and_repeated_calls(tmp_path):
+    report = tmp_path / "service.json"
+    _run("sameo_ros.harness.service_benchmark", "--variant", "test", "--rounds", "2",
+         "--detections", "3", "--width", "160", "--height", "120", "--json", str(report))
+    figures = json.loads(report.read_text())
+    assert len(figures["first_call_ms"]) == len(figures["repeat_call_ms"]) == 2
+    assert figures["first_call_ms_p50"] > 0 and figures["repeat_call_ms_p50"] > 0
+    assert figures["speedup_repeat_vs_first"] > 0

@@ -1,19 +1,22 @@
-"""Image and Detection2DArray conversions (duck-typed messages, no ROS needed)."""
+"""Image, CompressedImage, Detection2DArray and point-prompt conversions (duck-typed messages,
+no ROS needed)."""
 
 from __future__ import annotations
 
 from types import SimpleNamespace as NS
 
+import cv2
 import numpy as np
 import pytest
 
 from sameo_ros.conversions import (
     ConversionError,
+    compressed_to_rgb,
     detections_to_prompts,
     image_to_rgb,
-    mono8_fields,
     mono8_to_mask,
     stamp_ns,
+    to_rgb,
     xyxy_to_center_size,
 )
 
@@ -89,9 +92,73 @@ def test_detections_become_xyxy_boxes_with_best_hypothesis() -> None:
     assert xyxy_to_center_size(prompts.boxes[0]) == (10.0, 20.0, 4.0, 6.0)
 
 
-def test_mono8_mask_round_trip_and_stamp() -> None:
+def test_mono8_mask_and_stamp() -> None:
     mask = RNG.random((4, 6)) > 0.5
-    fields = mono8_fields(mask)
-    assert fields["step"] == 6 and set(np.unique(fields["data"])) <= {0, 255}
-    np.testing.assert_array_equal(mono8_to_mask(NS(**fields)), mask)
+    padded = np.concatenate([mask * np.uint8(255), np.full((4, 2), 9, np.uint8)], axis=1)
+    msg = NS(encoding="mono8", height=4, width=6, step=8, data=padded.tobytes())
+    np.testing.assert_array_equal(mono8_to_mask(msg), mask)
     assert stamp_ns(NS(sec=3, nanosec=5)) == 3_000_000_005
+
+
+@pytest.mark.parametrize("fmt, lossless", [("png", True), ("jpeg", False)])
+def test_compressed_images_decode_to_rgb(fmt: str, lossless: bool) -> None:
+    rgb = np.repeat(np.repeat(RNG.integers(0, 256, (6, 8, 3), dtype=np.uint8), 8, 0), 8, 1)
+    ok, data = cv2.imencode(".png" if lossless else ".jpg", rgb[:, :, ::-1])
+    msg = NS(format=fmt, data=data.tobytes())
+    out = to_rgb(msg)
+    assert out.shape == rgb.shape and out.dtype == np.uint8
+    if lossless:
+        np.testing.assert_array_equal(out, rgb)
+    else:
+        assert np.abs(out.astype(int) - rgb).mean() < 12  # jpeg is lossy, not scrambled
+
+
+def test_grey_png_becomes_rgb() -> None:
+    grey = RNG.integers(0, 256, (5, 7), dtype=np.uint8)
+    _, data = cv2.imencode(".png", grey)
+    np.testing.assert_array_equal(compressed_to_rgb(NS(format="png", data=data.tobytes())),
+                                  np.dstack([grey] * 3))  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (b"", "neither jpeg nor png"),
+        (b"GIF89a" + bytes(20), "neither jpeg nor png"),
+        (b"\x89PNG\r\n\x1a\n" + bytes(30), "undecodable 'png' compressed image"),
+        (b"\xff\xd8\xff" + bytes(30), "undecodable 'png' compressed image"),
+    ],
+)
+def test_undecodable_compressed_bytes_raise_a_clear_error(data: bytes, message: str) -> None:
+    with pytest.raises(ConversionError, match=message):
+        compressed_to_rgb(NS(format="png", data=data))
+
+
+def _points(*entries: tuple[list, list]) -> list[NS]:
+    return [NS(points=[NS(x=x, y=y) for x, y in pts], labels=labels) for pts, labels in entries]
+
+
+def test_point_prompts_are_padded_and_follow_subsets() -> None:
+    msg = NS(detections=[_det(10, 20, 4, 6, "a"), _det(30, 30, 2, 2, "b")])
+    prompts = detections_to_prompts(msg, _points(([(1, 2), (3, 4)], [1, 0]), ([(5, 6)], [1])))
+    np.testing.assert_array_equal(prompts.points, [[[1, 2], [3, 4]], [[5, 6], [0, 0]]])
+    np.testing.assert_array_equal(prompts.point_labels, [[1, 0], [1, -1]])
+    second = prompts.subset([1])
+    assert second.ids == ("b",) and second.points.shape == (1, 2, 2)
+    np.testing.assert_array_equal(second.point_labels, [[1, -1]])
+    assert detections_to_prompts(msg, _points(([], []), ([], []))).points is None
+    assert detections_to_prompts(msg).points is None
+
+
+@pytest.mark.parametrize(
+    "entries, message",
+    [
+        ((([(1, 2)], [1]),), "1 point prompts for 2 detections"),
+        ((([(1, 2)], []), ([], [])), "detection 0: 1 points but 0 labels"),
+        ((([(1, 2)], [2]), ([], [])), "labels must be 0 or 1"),
+    ],
+)
+def test_bad_point_prompts_raise_a_clear_error(entries, message: str) -> None:
+    msg = NS(detections=[_det(10, 20, 4, 6), _det(30, 30, 2, 2)])
+    with pytest.raises(ConversionError, match=message):
+        detections_to_prompts(msg, _points(*entries))

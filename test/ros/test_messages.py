@@ -1,16 +1,22 @@
-"""Visibility estimate, message building (rosbags classes, no ROS) and the debug overlay."""
+"""Visibility estimate, message building (rosbags classes, no ROS) and the debug overlay.
+
+The node builds the same messages with rclpy's classes through the same functions; those are
+checked over DDS in test_node.py.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
+import pytest
 
-from sameo_ros.bagtypes import output_typestore, types_from_dir
-from sameo_ros.conversions import Prompts, mono8_to_mask
-from sameo_ros.messages import amodal_mask_array, copy_header, rgb_image, rosbags_types
+from sameo_ros.conversions import Prompts, image_to_rgb, mono8_to_mask
+from sameo_ros.messages import FLOAT32_MAX, amodal_mask_array, copy_header, float32, rgb_image
 from sameo_ros.overlay import draw_overlay
-from sameo_ros.pipeline import FrameResult, MaskRecord, select_prompts
+from sameo_ros.pipeline import MaskRecord, Selection, select_prompts
+from sameo_ros.replay import VISION_TYPES, output_typestore, rosbags_types, types_from_dir
 from sameo_ros.visibility import visible_fraction, visible_masks
 
 from .bag_helpers import VISION_MSGS
@@ -79,8 +85,10 @@ def _box_mask(box: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 
 def test_select_prompts_keeps_input_order_of_the_best() -> None:
     prompts = Prompts(np.zeros((4, 4)), np.array([0.2, 0.9, 0.5, 0.7]), tuple("abcd"), ("",) * 4)
-    assert select_prompts(prompts, score_threshold=0.3, max_detections=2) == [1, 3]
-    assert select_prompts(prompts, score_threshold=0.0, max_detections=10) == [0, 1, 2, 3]
+    assert select_prompts(prompts, Selection(score_threshold=0.3, max_detections=2)) == [1, 3]
+    assert select_prompts(prompts, Selection(0.0, 10)) == [0, 1, 2, 3]
+    nan = Prompts(np.zeros((2, 4)), np.array([np.nan, 0.5]), ("a", "b"), ("", ""))
+    assert select_prompts(nan, Selection(0.3, 10)) == [0, 1]  # NaN is rejected by the model
 
 
 def _record(mask: np.ndarray, visible: np.ndarray, offset: tuple[int, int]) -> MaskRecord:
@@ -91,12 +99,12 @@ def _record(mask: np.ndarray, visible: np.ndarray, offset: tuple[int, int]) -> M
     )  # fmt: skip
 
 
+def _store():
+    return output_typestore(types_from_dir(VISION_MSGS, "vision_msgs", VISION_TYPES))
+
+
 def test_amodal_mask_array_serializes_and_keeps_geometry() -> None:
-    store = output_typestore(
-        types_from_dir(
-            VISION_MSGS, "vision_msgs", ("Point2D", "Pose2D", "BoundingBox2D", "ObjectHypothesis")
-        )
-    )
+    store = _store()
     types = rosbags_types(store)
     t = store.types
     source = t["std_msgs/msg/Header"](
@@ -105,9 +113,9 @@ def test_amodal_mask_array_serializes_and_keeps_geometry() -> None:
     header = copy_header(types, source)
     mask = np.zeros((3, 4), bool)
     mask[1:, 1:] = True
-    result = FrameResult(np.zeros((10, 10, 3), np.uint8), [_record(mask, mask.copy(), (-2, 5))])
+    records = [_record(mask, mask.copy(), (-2, 5))]
     raw = store.serialize_cdr(
-        amodal_mask_array(types, header, result), "sameo_ros/msg/AmodalMaskArray"
+        amodal_mask_array(types, header, records), "sameo_ros/msg/AmodalMaskArray"
     )
     back = store.deserialize_cdr(raw, "sameo_ros/msg/AmodalMaskArray")
     assert (back.header.stamp.sec, back.header.stamp.nanosec, back.header.frame_id) == (
@@ -120,9 +128,36 @@ def test_amodal_mask_array_serializes_and_keeps_geometry() -> None:
     assert math.isclose(m.score, 0.6, rel_tol=1e-6) and math.isclose(m.predicted_iou, 0.75)
     assert (m.amodal_box.center.position.x, m.amodal_box.size_x) == (0.0, 4.0)
     assert m.mask.encoding == "mono8" and m.mask.header.frame_id == "cam"
-    np.testing.assert_array_equal(mono8_to_mask(m.mask), result.records[0].mask)
-    image = rgb_image(types, header, np.zeros((2, 3, 3), np.uint8))
-    assert (image.height, image.width, image.step) == (2, 3, 9)
+    assert m.mask.step == 4 and set(np.unique(m.mask.data)) == {0, 255}
+    np.testing.assert_array_equal(mono8_to_mask(m.mask), records[0].mask)
+    rgb = np.arange(18, dtype=np.uint8).reshape(2, 3, 3)
+    image = rgb_image(types, header, rgb)
+    assert (image.height, image.width, image.step, image.encoding) == (2, 3, 9, "rgb8")
+    np.testing.assert_array_equal(image_to_rgb(image), rgb)
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [(0.5, 0.5), (1e39, FLOAT32_MAX), (-1e300, -FLOAT32_MAX), (math.inf, FLOAT32_MAX)],
+)
+def test_float32_fields_saturate(value: float, expected: float) -> None:
+    assert float32(value) == expected
+    assert math.isnan(float32(math.nan))
+
+
+def test_out_of_range_scores_serialize_saturated() -> None:
+    store = _store()
+    types = rosbags_types(store)
+    header = copy_header(types, store.types["std_msgs/msg/Header"](
+        stamp=store.types["builtin_interfaces/msg/Time"](sec=1, nanosec=0), frame_id="cam"))
+    record = dataclasses.replace(_record(_rect(2, 2), _rect(2, 2), (0, 0)), detector_score=1e300,
+                                 score=1e300, iou=-1e39, visible_fraction=math.nan)
+    raw = store.serialize_cdr(amodal_mask_array(types, header, [record]),
+                              "sameo_ros/msg/AmodalMaskArray")
+    m = store.deserialize_cdr(raw, "sameo_ros/msg/AmodalMaskArray").masks[0]
+    assert m.hypothesis.score == 1e300  # float64 keeps it
+    assert (m.score, m.predicted_iou) == (np.float32(FLOAT32_MAX), np.float32(-FLOAT32_MAX))
+    assert math.isnan(m.visible_fraction)  # fmt: skip
 
 
 def test_overlay_tints_visible_and_hatches_occluded_pixels() -> None:

@@ -1,7 +1,7 @@
 """With the trained demo model, the node's amodal masks reach behind the occluders.
 
 Needs the demo checkpoint: SAMEO_DEMO_CHECKPOINT, else checkpoints/demo/sameo_shapes_demo.pt
-(the path `make ros-demo` uses). Without it this test fails and says so: mask content cannot be
+(the path `make demo` uses). Without it this test fails and says so: mask content cannot be
 checked with random weights.
 """
 
@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from sameo_ros.conversions import mono8_to_mask
-from sameo_ros.process import REPO, stop_node
-from sameo_ros.scene import scene_frame
+from sameo_ros.harness.node_process import REPO, stop_node
+from sameo_ros.harness.synthetic_frames import scene_frame
 
 from .conftest import launch_node
 
@@ -42,7 +42,7 @@ def test_demo_model_masks_cover_occluded_parts(ros_env, tmp_path: Path) -> None:
         f"demo checkpoint {DEMO_CHECKPOINT} missing: produce it (training helper) or set "
         "SAMEO_DEMO_CHECKPOINT; the mask-content check needs a trained model"
     )
-    from sameo_ros.client import SameoClient
+    from sameo_ros.harness.node_client import SameoClient
 
     node = launch_node(
         ros_env,

@@ -11,32 +11,40 @@ import pytest
 from rosbags.rosbag2 import Reader
 from rosbags.typesys import Stores, get_typestore
 
-from sameo_ros.bagtypes import types_from_connection
 from sameo_ros.conversions import mono8_to_mask, stamp_ns
-from sameo_ros.scene import scene_frame
+from sameo_ros.harness.synthetic_frames import compressed_message, scene_frame
+from sameo_ros.messages import header
+from sameo_ros.replay import types_from_connection
 
-from .bag_helpers import detections, image, input_typestore, write_bag
+from .bag_helpers import detections, image, input_types, write_bag
 
 REPO = Path(__file__).resolve().parents[2]
 SEC = 1_000_000_000
 
 
-def _input_messages() -> tuple[list, dict[int, object]]:
-    typestore = input_typestore()
+def _input_messages(compressed: bool) -> tuple[list, dict[int, object]]:
+    types = input_types()
     frames = {k * SEC: scene_frame(seed=k, size=96) for k in (1, 2, 3)}
     messages = []
     for stamp, frame in frames.items():
-        messages += [
-            ("/image", image(typestore, frame.rgb, stamp)),
-            ("/detections", detections(typestore, frame, stamp)),
-        ]
+        if compressed:
+            shot = ("/compressed", compressed_message(types, frame.rgb,
+                                                      header(types, stamp, "camera"), "png"))
+        else:
+            shot = ("/image", image(types, frame.rgb, stamp))
+        messages += [shot, ("/detections", detections(types, frame, stamp))]
     bad = scene_frame(seed=9, size=96)  # a frame with a broken image: skipped, not fatal
+    if compressed:
+        broken = types.make("sensor_msgs/msg/CompressedImage", header=header(types, 4 * SEC,
+                            "camera"), format="png", data=np.zeros(10, np.uint8))
+        messages.append(("/compressed", broken))
+    else:
+        messages.append(("/image", image(types, bad.rgb, 4 * SEC, encoding="yuv422")))
     messages += [
-        ("/image", image(typestore, bad.rgb, 4 * SEC, encoding="yuv422")),
-        ("/detections", detections(typestore, bad, 4 * SEC)),
-        ("/detections", detections(typestore, bad, 9 * SEC)),
+        ("/detections", detections(types, bad, 4 * SEC)),
+        ("/detections", detections(types, bad, 9 * SEC)),
     ]  # no image at all
-    return messages, frames
+    return messages, frames  # fmt: skip
 
 
 def _read_output(path: Path) -> dict[str, list]:
@@ -54,9 +62,9 @@ def _read_output(path: Path) -> dict[str, list]:
     return out
 
 
-@pytest.mark.parametrize("storage", ["mcap", "sqlite3"])
-def test_replay_writes_decodable_amodal_masks(tmp_path: Path, storage: str) -> None:
-    messages, frames = _input_messages()
+@pytest.mark.parametrize("storage, compressed", [("mcap", False), ("sqlite3", True)])
+def test_replay_writes_decodable_amodal_masks(tmp_path: Path, storage: str, compressed) -> None:
+    messages, frames = _input_messages(compressed)
     write_bag(tmp_path / "in", messages, storage)
     command = [
         sys.executable,
@@ -65,7 +73,7 @@ def test_replay_writes_decodable_amodal_masks(tmp_path: Path, storage: str) -> N
         str(tmp_path / "in"),
         str(tmp_path / "out"),
         "--image-topic",
-        "/image",
+        "/compressed" if compressed else "/image",
         "--detections-topic",
         "/detections",
         "--variant",
@@ -76,7 +84,8 @@ def test_replay_writes_decodable_amodal_masks(tmp_path: Path, storage: str) -> N
     ]
     run = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
-    assert "yuv422" in run.stdout + run.stderr  # the broken frame was reported
+    expected = "neither jpeg nor png" if compressed else "yuv422"
+    assert expected in run.stdout + run.stderr  # the broken frame was reported
     out = _read_output(tmp_path / "out")
     connections = out["_connections"][0]
     assert connections["/sameo/amodal_masks"].msgtype == "sameo_ros/msg/AmodalMaskArray"

@@ -40,6 +40,9 @@ COMMANDS = {
                           "{missing}"],
     "bench_embedding_cache": ["training.bench_embedding_cache", "--source",
                               "amodal_coco:{missing}"],
+    "replay": ["sameo_ros.replay", "{missing}", "{tmp}/out_bag", "--image-topic", "/image",
+               "--detections-topic", "/detections"],
+    "node_demo": ["sameo_ros.harness.node_demo", "--checkpoint", "{missing}"],
 }  # fmt: skip
 
 

@@ -1,6 +1,7 @@
 """The main job over ROS 2: synthetic camera + detector -> sameo_node -> overlays, latency, fps.
 
-  python -m sameo_ros.demo --checkpoint checkpoints/demo/sameo_shapes_demo.pt --out out/demo
+  python -m sameo_ros.harness.node_demo --checkpoint checkpoints/demo/sameo_shapes_demo.pt \
+      --out out/demo
 
 Needs the colcon workspace (`make ros`); `make demo` runs exactly this. Each frame is a
 procedural scene whose objects occlude each other; its detections box the visible parts only, and
@@ -16,9 +17,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .conversions import image_to_rgb
-from .scene import scene_frame
-from .session import node_and_client, stream
+from sameo_core.tools import cli
+from sameo_ros.conversions import image_to_rgb
+
+from .node_session import node_and_client, stream
+from .synthetic_frames import scene_frame
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -27,7 +30,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--variant", default="", help="random-weight model size instead (no checkpoint)"
     )
-    p.add_argument("--out", type=Path, default=Path("out/ros_demo"))
+    p.add_argument("--out", type=Path, default=Path("out/demo"))
     p.add_argument("--frames", type=int, default=8)
     p.add_argument("--size", type=int, default=256, help="scene side in pixels")
     p.add_argument("--device", default="cpu")
@@ -37,11 +40,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def _node_parameters(args: argparse.Namespace) -> dict[str, object]:
     if args.checkpoint is None and not args.variant:
-        raise SystemExit("give --checkpoint (the demo model) or --variant")
+        raise ValueError("give --checkpoint (the demo model) or --variant")
     if args.checkpoint is not None and not args.checkpoint.is_file():
-        raise SystemExit(
+        raise ValueError(
             f"checkpoint {args.checkpoint} not found (train it, or set "
-            "DEMO_CHECKPOINT=... for make ros-demo)"
+            "DEMO_CHECKPOINT=... for make demo)"
         )
     parameters: dict[str, object] = {"device": args.device, "debug_image": True}
     if args.checkpoint is not None:
@@ -62,12 +65,12 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     frames = [scene_frame(seed=1000 + k, size=args.size) for k in range(args.frames)]
-    with node_and_client(_node_parameters(args), args.out, debug_image=True) as client:
-        report = stream(client, frames, args.timeout)
+    with node_and_client(_node_parameters(args), log_dir=args.out, debug_image=True) as client:
+        report = stream({"sameo": client}, frames, args.timeout)["sameo"]
         client.wait_masks(-1, 2.0)  # the last debug image
         written = _write_overlays(client, args.out)
     if not report.timings:
-        raise SystemExit(f"no frame was answered; see {args.out / 'sameo_node.log'}")
+        raise RuntimeError(f"no frame was answered; see {args.out / 'sameo_node_sameo.log'}")
     figures = report.figures()
     (args.out / "figures.json").write_text(json.dumps(figures, indent=2))
     print(f"{written} overlays in {args.out}/")
@@ -79,4 +82,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main)

@@ -1,7 +1,11 @@
 """A camera-and-detector stand-in that talks to a running sameo_node over DDS.
 
-Publishes `image` and `detections`, collects `amodal_masks`, `stats` and (optionally) `debug_image`
-with their arrival times. Used by the demo, the benchmark and the node tests.
+Publishes `image` (or `image/compressed`) and `detections`, collects `amodal_masks`, `stats`
+and (optionally) `debug_image` with their arrival times, and calls the `segment` service. Used by
+the demo, the benchmarks and the node tests. Messages are rclpy's classes; the client serializes
+its inputs before it starts the clock and takes the answers as bytes before it deserializes them
+(both with rclpy.serialization), so that a latency covers the node and DDS, and the camera's,
+detector's and subscriber's own message work is timed apart (`encode_ms`, `masks_decode_ms`).
 """
 
 from __future__ import annotations
@@ -12,25 +16,25 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
-from sensor_msgs.msg import Image
+from rclpy.serialization import deserialize_message, serialize_message
+from sensor_msgs.msg import CompressedImage, Image
 from vision_msgs.msg import Detection2DArray
 
+from sameo_ros.conversions import stamp_ns
+from sameo_ros.messages import header, rclpy_types
 from sameo_ros.msg import AmodalMaskArray, FrameStats
+from sameo_ros.srv import SegmentAmodal
 
-from .conversions import stamp_ns
-from .frame_messages import detections_message, header_at, image_message
-from .scene import Frame
-from .wire import AMODAL_MASKS, FRAME_STATS, IMAGE, WireCodec
+from .synthetic_frames import Frame, compressed_message, detections_message, image_message
 
 
 @dataclass
 class Received:
-    """Messages (rosbags dataclasses) by header stamp (ns); masks with the time.monotonic() at
-    which their bytes were taken (before decoding, which `masks_decode_ms` times)."""
+    """Messages by header stamp (ns); masks with the time.monotonic() at which their bytes were
+    taken (before deserializing them, which `masks_decode_ms` times)."""
 
     masks: dict[int, tuple[Any, float]] = field(default_factory=dict)
     masks_decode_ms: dict[int, float] = field(default_factory=dict)
@@ -41,8 +45,8 @@ class Received:
 class SameoClient:
     """Publishes frames to sameo_node and gathers its answers (spins in a background thread).
 
-    Like the node it sends and receives CDR bytes through a WireCodec (see wire.py), so that the
-    benchmark times the node and DDS, not rclpy's Python message conversion in the client.
+    compressed: publish CompressedImage ("jpeg" or "png") on image/compressed instead of Image.
+    topics: other names for image, detections or amodal_masks (e.g. remapped ones).
     """
 
     def __init__(
@@ -51,27 +55,40 @@ class SameoClient:
         debug_image: bool = False,
         name: str = "sameo_client",
         namespace: str = "",
+        compressed: str = "",
+        topics: dict[str, str] | None = None,
+        context: Any = None,
     ) -> None:
-        self.node = Node(name, namespace=namespace)
-        self.codec = WireCodec.from_installed()
+        self.node = Node(name, namespace=namespace, context=context)
+        names = {"image": "image", "detections": "detections", "amodal_masks": "amodal_masks",
+                 **(topics or {})}  # fmt: skip
+        self.types = rclpy_types()
+        self.compressed = compressed
         reliability = {
             "reliable": ReliabilityPolicy.RELIABLE,
             "best_effort": ReliabilityPolicy.BEST_EFFORT,
         }[image_reliability]
+        image_qos = QoSProfile(depth=5, reliability=reliability)
         self.image_pub = self.node.create_publisher(
-            Image, "image", QoSProfile(depth=5, reliability=reliability)
+            CompressedImage if compressed else Image,
+            names["image"] + "/compressed" if compressed else names["image"],
+            image_qos,
         )
-        self.detections_pub = self.node.create_publisher(Detection2DArray, "detections", 10)
+        self.detections_pub = self.node.create_publisher(
+            Detection2DArray, names["detections"], 10
+        )
+        self.masks_topic = self.node.resolve_topic_name(names["amodal_masks"])
+        self.segment = self.node.create_client(SegmentAmodal, "segment")
         self.received = Received()
         self.sent_at: dict[int, float] = {}  # time.monotonic() right before publishing
         self.encode_ms: dict[int, float] = {}  # serializing the frame's messages, before that
         self._lock = threading.Condition()
         subscribe = self.node.create_subscription
-        subscribe(AmodalMaskArray, "amodal_masks", self._on_masks, 10, raw=True)
-        subscribe(FrameStats, "stats", self._on_stats, 10, raw=True)
+        subscribe(AmodalMaskArray, self.masks_topic, self._on_masks, 10, raw=True)
+        subscribe(FrameStats, "stats", lambda m: self._store(self.received.stats, m, m), 10)
         if debug_image:
-            subscribe(Image, "debug_image", self._on_debug, 2, raw=True)
-        self._executor = SingleThreadedExecutor()
+            subscribe(Image, "debug_image", lambda m: self._store(self.received.debug, m, m), 2)
+        self._executor = SingleThreadedExecutor(context=context)
         self._executor.add_node(self.node)
         self._thread = threading.Thread(target=self._executor.spin, daemon=True)
         self._thread.start()
@@ -83,19 +100,10 @@ class SameoClient:
 
     def _on_masks(self, raw: bytes) -> None:
         taken = time.monotonic()
-        msg = self.codec.decode(raw, AMODAL_MASKS)
-        self.received.masks_decode_ms[stamp_ns(msg.header.stamp)] = (
-            time.monotonic() - taken
-        ) * 1000.0
+        msg = deserialize_message(raw, AmodalMaskArray)
+        decode_ms = (time.monotonic() - taken) * 1000.0
+        self.received.masks_decode_ms[stamp_ns(msg.header.stamp)] = decode_ms
         self._store(self.received.masks, msg, (msg, taken))
-
-    def _on_stats(self, raw: bytes) -> None:
-        msg = self.codec.decode(raw, FRAME_STATS)
-        self._store(self.received.stats, msg, msg)
-
-    def _on_debug(self, raw: bytes) -> None:
-        msg = self.codec.decode(raw, IMAGE)
-        self._store(self.received.debug, msg, msg)
 
     def wait_for_node(self, timeout: float = 60.0) -> bool:
         """Wait until the node subscribes to our inputs and publishes amodal_masks."""
@@ -104,30 +112,29 @@ class SameoClient:
             if (
                 self.image_pub.get_subscription_count()
                 and self.detections_pub.get_subscription_count()
-                and self.node.count_publishers(self._resolved("amodal_masks"))
+                and self.node.count_publishers(self.masks_topic)
             ):
                 return True
             time.sleep(0.1)
         return False
 
-    def _resolved(self, topic: str) -> str:
-        return self.node.resolve_topic_name(topic)
-
-    def header(self, stamp: int) -> Any:
-        return header_at(self.codec.typestore, stamp)
+    def header(self, stamp: int, frame_id: str = "camera") -> Any:
+        return header(self.types, stamp, frame_id)
 
     def image_message(self, rgb: np.ndarray, stamp: int, **override: Any) -> Any:
-        return image_message(self.codec.typestore, rgb, self.header(stamp), **override)
+        if self.compressed:
+            return compressed_message(self.types, rgb, self.header(stamp), self.compressed)
+        return image_message(self.types, rgb, self.header(stamp), **override)
 
     def detections_message(self, frame: Frame, stamp: int) -> Any:
-        return detections_message(self.codec.typestore, frame, self.header(stamp))
+        return detections_message(self.types, frame, self.header(stamp))
 
     def publish(self, image: Any, detections: Any, stamp: int) -> None:
-        """Send an image and its detections (rosbags messages; either may be None) and note the
-        time between serializing them (the camera's and detector's work) and publishing."""
+        """Send an image and its detections (either may be None), noting the time spent
+        serializing them (the camera's and detector's work) and the time of publishing."""
         started = time.monotonic()
-        raw_image = None if image is None else self.codec.encode(image)
-        raw_detections = None if detections is None else self.codec.encode(detections)
+        raw_image = None if image is None else serialize_message(image)
+        raw_detections = None if detections is None else serialize_message(detections)
         self.sent_at[stamp] = time.monotonic()
         self.encode_ms[stamp] = (self.sent_at[stamp] - started) * 1000.0
         if raw_image is not None:
@@ -160,16 +167,32 @@ class SameoClient:
             entry = self.received.masks.get(stamp)
         return None if entry is None else entry[0]
 
+    def wait_stats(self, stamp: int, timeout: float) -> Any | None:
+        with self._lock:
+            self._lock.wait_for(lambda: stamp in self.received.stats, timeout)
+            return self.received.stats.get(stamp)
+
     def latency_s(self, stamp: int) -> float:
         """Time from publishing the frame to taking its AmodalMaskArray from DDS."""
         return self.received.masks[stamp][1] - self.sent_at[stamp]
 
+    def call_segment(self, request: Any, timeout: float) -> Any | None:
+        """The `segment` service's response to `request` (None on timeout)."""
+        if not self.segment.wait_for_service(timeout):
+            return None
+        future = self.segment.call_async(request)
+        done = threading.Event()
+        future.add_done_callback(lambda _: done.set())
+        done.wait(timeout)
+        return future.result() if future.done() else None
+
+    def segment_request(self, frame: Frame, stamp: int, points: Any = ()) -> Any:
+        return SegmentAmodal.Request(
+            image=image_message(self.types, frame.rgb, self.header(stamp)),
+            detections=self.detections_message(frame, stamp),
+            points=list(points),
+        )
+
     def close(self) -> None:
         self._executor.shutdown()
         self.node.destroy_node()
-
-
-def ensure_rclpy() -> None:
-    """rclpy.init() once per process."""
-    if not rclpy.ok():
-        rclpy.init()

@@ -1,15 +1,19 @@
 """Start sameo_node as a separate process in the colcon-built workspace, DDS kept on this machine.
 
-Used by the tests, `make ros-demo` and the benchmark. ROS-free itself: it computes the environment
-that `source <install>/setup.bash` gives and starts the installed `lib/sameo_ros/sameo_node`.
+Used by the tests, the demo and the benchmarks. ROS-free itself: it computes the environment that
+`source <install>/setup.bash` gives, starts the installed `lib/sameo_ros/sameo_node` (what
+`ros2 run sameo_ros sameo_node` runs) and finds the `ros2` command for `ros2 launch`/`ros2 run`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import functools
 import os
 import pkgutil
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -18,7 +22,7 @@ from pathlib import Path
 
 from sameo_core.files import atomic_write_bytes
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DEFAULT_INSTALL = REPO / ".ros_ws" / "install"
 
 # Fast DDS: shared memory plus UDP on the loopback interface only (discovery included).
@@ -78,7 +82,8 @@ def _write_profile() -> Path:
 
 
 def isolated_dds_env(env: dict[str, str], domain_id: int | None = None) -> dict[str, str]:
-    """`env` with a random (or given) ROS_DOMAIN_ID and DDS traffic restricted to this machine."""
+    """`env` with a random (or given) ROS_DOMAIN_ID and DDS traffic restricted to this machine
+    (and ROS logs in .ros_ws/log/ros instead of ~/.ros/log)."""
     profile = _write_profile()
     env = dict(env)
     env.pop("ROS_LOCALHOST_ONLY", None)  # deprecated in Jazzy; the discovery range replaces it
@@ -92,6 +97,7 @@ def isolated_dds_env(env: dict[str, str], domain_id: int | None = None) -> dict[
             "FASTRTPS_DEFAULT_PROFILES_FILE": str(profile),
             "FASTDDS_DEFAULT_PROFILES_FILE": str(profile),
             "PYTHONUNBUFFERED": "1",
+            "ROS_LOG_DIR": env.get("ROS_LOG_DIR", str(REPO / ".ros_ws" / "log" / "ros")),
         }
     )
     return env
@@ -115,11 +121,42 @@ def node_command(
     return command
 
 
-def activate_isolated_workspace(install: Path = DEFAULT_INSTALL) -> dict[str, str]:
-    """Workspace environment with isolated DDS, also made active in this process (returned)."""
+@functools.cache
+def _isolated_workspace(install: Path) -> tuple[tuple[str, str], ...]:
     env = isolated_dds_env(workspace_env(install))
     activate_in_process(env)
-    return env
+    return tuple(env.items())
+
+
+def activate_isolated_workspace(install: Path = DEFAULT_INSTALL) -> dict[str, str]:
+    """Workspace environment with isolated DDS, also made active in this process (returned).
+
+    Once per process: later calls return the same environment (the same ROS domain), so that
+    every part of a test session talks on one domain.
+    """
+    return dict(_isolated_workspace(Path(install)))
+
+
+def ros2_executable() -> str:
+    """The `ros2` command: .venv's (make ros installs the launch system there without a ROS 2
+    installation), else the one on PATH."""
+    beside = Path(sys.executable).parent / "ros2"
+    found = str(beside) if beside.is_file() else shutil.which("ros2")
+    if found is None:
+        raise FileNotFoundError("no ros2 command: run `make ros` (or source a ROS 2 installation)")
+    return found
+
+
+def launch_env(env: dict[str, str]) -> dict[str, str]:
+    """`env` for `ros2 launch`/`ros2 run`: the launch packages' own share/ on the ament index
+    (launch's frontend grammar is looked up there) and no colour codes."""
+    prefix = str(Path(sys.executable).parents[1])
+    ament = env.get("AMENT_PREFIX_PATH", "")
+    return dict(
+        env,
+        AMENT_PREFIX_PATH=f"{ament}{os.pathsep}{prefix}" if ament else prefix,
+        RCUTILS_COLORIZED_OUTPUT="0",
+    )
 
 
 def start_configured_node(
@@ -143,24 +180,49 @@ def start_configured_node(
 
 def start_node(env: dict[str, str], log_path: Path, **command_args: object) -> subprocess.Popen:
     """Start sameo_node (see node_command) with stdout and stderr going to `log_path`."""
-    log = open(log_path, "wb")  # kept open by the child for its lifetime
-    return subprocess.Popen(
-        node_command(**command_args),
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=tempfile.gettempdir(),
-    )
+    return start_logged(node_command(**command_args), env, log_path)
 
 
-def stop_node(process: subprocess.Popen, timeout: float = 20.0) -> int:
-    """SIGINT (a clean rclpy shutdown), then SIGKILL if it hangs; returns the exit code."""
+def _in_own_group_with_default_signals() -> None:
+    # A process started from a non-interactive shell may inherit SIGINT ignored, and `ros2
+    # launch` keeps it so: the child gets the default dispositions, as from a terminal.
+    os.setpgid(0, 0)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_DFL)
+    # If this process dies without stopping the child (killed test run), the child gets SIGTERM
+    # instead of running on (Linux prctl PR_SET_PDEATHSIG = 1).
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)
+
+
+def start_logged(command: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen:
+    """Start `command` in its own process group, stdout and stderr going to `log_path`."""
+    with open(log_path, "wb") as log:  # the child keeps its own descriptor
+        return subprocess.Popen(
+            command,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=tempfile.gettempdir(),
+            preexec_fn=_in_own_group_with_default_signals,
+        )
+
+
+def stop_node(
+    process: subprocess.Popen, timeout: float = 30.0, sig: int = signal.SIGINT, group: bool = False
+) -> int:
+    """`sig` (SIGINT: a clean shutdown) to the process, or to its whole process group (what a
+    terminal's Ctrl-C does; `ros2 run` waits for that), then SIGKILL to the group if it hangs;
+    returns the exit code."""
     if process.poll() is None:
-        process.send_signal(signal.SIGINT)
+        if group:
+            os.killpg(process.pid, sig)
+        else:
+            process.send_signal(sig)
         try:
             process.wait(timeout)
         except subprocess.TimeoutExpired:
-            process.kill()
+            os.killpg(process.pid, signal.SIGKILL)
             process.wait()
     return process.returncode
 
