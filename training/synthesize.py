@@ -90,7 +90,9 @@ def build_source(job: Job, keep: frozenset[ObjectKey] | None = None) -> ObjectSo
     return RecordsSource(objects)
 
 
-def model_completeness_check(checkpoint: str, min_iou: float, device: str = "cpu"):
+def model_completeness_check(
+    checkpoint: str, min_iou: float, device: str = "cpu"
+) -> CompletenessCheck:
     """The section-3.3 check as the `CompletenessCheck` callable of `sameo_core.data`: SAMEO's
     amodal mask of an object's box (the image is encoded once for all its objects)."""
     import torch

@@ -213,3 +213,29 @@ def test_an_amodal_coco_gt_lacking_visible_masks_names_the_way_out(tmp_path):
     path = _gt_file(tmp_path, "coco_instances")
     with pytest.raises(ValueError, match="coco_instances:"):
         load_gt(path)  # a plain path is amodal-COCO, which needs visible_mask
+
+
+def test_raw_cocoa_kins2020_and_walt_gt_load_through_their_readers(tmp_path):
+    demo = REPO / "test" / "data" / "cocoa_demo"
+    cocoa = load_gt(f"cocoa:{demo}")
+    assert len(cocoa["images"]) == 5 and len(cocoa["annotations"]) == 48
+    # raw COCOA's region ids ("id:j") are not integers: numbered from 1, the original kept
+    assert [a["id"] for a in cocoa["annotations"]] == list(range(1, 49))
+    assert all(":" in a["source_id"] for a in cocoa["annotations"])
+    assert all(Path(img["file_name"]).is_absolute() and Path(img["file_name"]).is_file()
+               for img in cocoa["images"])  # fmt: skip
+    assert sum(a["occlusion"] > 0 for a in cocoa["annotations"]) == 24
+    a, v = _rect(2, 2, 20, 20), _rect(2, 2, 20, 10)
+    files = {
+        "kins2020": {"a_segm": _poly(2, 2, 20, 20), "i_segm": _poly(2, 2, 20, 10)},
+        "walt": {"segmentation": [{"full": encode(a), "visible": encode(v)}]},
+    }
+    for fmt, fields in files.items():
+        data = {"images": [{"id": 1, "file_name": "1.png", "height": S, "width": S}],
+                "annotations": [{"id": 9, "image_id": 1, "category_id": 0, **fields}]}
+        path = tmp_path / f"{fmt}.json"
+        path.write_text(json.dumps(data))
+        (ann,) = load_gt(f"{fmt}:{path}")["annotations"]
+        assert ann["id"] == 9 and ann["category_id"] == 0
+        assert ann["occlusion"] == pytest.approx(1 - 8 / 18)  # 18 x 18 amodal, 18 x 8 visible
+        assert gt_prompts(load_gt(f"{fmt}:{path}"), "gt-modal")[0].box == (2.0, 2.0, 20.0, 10.0)

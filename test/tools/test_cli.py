@@ -40,6 +40,8 @@ COMMANDS = {
                           "{missing}"],
     "bench_embedding_cache": ["training.bench_embedding_cache", "--source",
                               "amodal_coco:{missing}"],
+    "ablation_prompts": ["training.ablation_prompts", "--gt", "{missing}", "--out",
+                         "{tmp}/ablation"],
 }  # fmt: skip
 
 
