@@ -97,3 +97,14 @@ def test_no_import_cycles():
         if node not in state:
             visit(node, [node])
     assert not cycles, "import cycles:\n" + "\n".join(cycles)
+
+
+def test_module_names_are_unique():
+    """No two modules of the project share a file name (a name says what a module is)."""
+    seen: dict[str, list[str]] = {}
+    for folder in ("sameo_core", "sameo_ros", "training", "launch"):
+        for path in (ROOT / folder).rglob("*.py"):
+            if path.name != "__init__.py" and ".ros_ws" not in path.parts:
+                seen.setdefault(path.name, []).append(str(path.relative_to(ROOT)))
+    repeated = {name: paths for name, paths in seen.items() if len(paths) > 1}
+    assert not repeated, f"module names used twice: {repeated}"
