@@ -54,8 +54,8 @@ def _summary(metrics: dict[str, Any]) -> dict[str, dict[str, float]]:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    gt = load_gt(args.gt)
-    root = args.image_root or args.gt.parent
+    gt = load_gt(args.gt, args.image_root)
+    root = ""  # load_gt made the image paths absolute
     models = {"SAMEO trained": args.trained}
     if args.untrained:
         models["SAMEO before training"] = args.untrained

@@ -4,12 +4,21 @@ Generate (index i of N yields one occluded and one original image, i.e. 2N PNGs)
 
     python -m training.synthesize --source SOURCE --out DIR --num-images N --seed S
         [--image-size 256] [--occlusion-range LO HI] [--workers W] [--feather]
-        [--shard I --num-shards K] [--image-root DIR]
+        [--annotate-occluders] [--shard I --num-shards K] [--image-root DIR]
+        [--completeness-checkpoint CKPT [--completeness-min-iou 0.9] [--device cpu]]
 
 SOURCE is `shapes` (procedural textured shapes), a plain COCO instances JSON (complete objects
 are found with the modal masks and a box-overlap test), or FORMAT:PATH for any reader of
 `sameo_core.data.registry` (complete = unoccluded instances). Output: DIR/images/*.png and
 DIR/annotations.json in the amodal-COCO schema (read it back with `amodal_coco:DIR/...`).
+Each pair annotates the target twice, occluded and original: occluded and unoccluded instances
+are equal (POI 50 %, as the paper's Amodal-LVIS); `--annotate-occluders` also annotates the
+pasted occluder (POI 33 %).
+
+`--completeness-checkpoint CKPT` runs the model completeness check of the paper (section 3.3):
+SAMEO predicts the amodal mask of each candidate complete object from its box, and only objects
+whose prediction matches their visible mask (IoU >= `--completeness-min-iou`) are used. It runs
+once, before generation; the checkpoint and threshold are part of the output's settings.
 
 Index i uses its own generator seeded by (seed, i), so output bytes do not depend on --workers
 or sharding. A rerun skips indices that are already complete (resume). With --shard I
@@ -36,10 +45,20 @@ from pathlib import Path
 import numpy as np
 
 from sameo_core.data.amodal_lvis import ObjectSource, SynthConfig, synthesize_pair
-from sameo_core.data.complete_objects import RecordsSource, ShapeObjects, collect_complete_objects
+from sameo_core.data.complete_objects import (
+    CompletenessCheck,
+    RecordsSource,
+    ShapeObjects,
+    check_completeness,
+    collect_complete_objects,
+)
+from sameo_core.data.records import InstanceRecord
 from sameo_core.data.registry import parse_spec, read_dataset
 from sameo_core.data.synth_store import assemble, is_complete, merge, prepare, write_pair
+from sameo_core.geometry import xywh_to_xyxy
 from sameo_core.tools import cli
+
+ObjectKey = tuple[object, object]  # (image_id, annotation_id) of a complete object
 
 
 @dataclass(frozen=True)
@@ -51,14 +70,65 @@ class Job:
     image_size: int = 256
     image_root: str | None = None
     synth: SynthConfig = SynthConfig()
+    completeness_checkpoint: str | None = None  # SAMEO weights for the section-3.3 check
+    completeness_min_iou: float = 0.9
 
 
-def build_source(job: Job) -> ObjectSource:
+def _complete_objects(job: Job) -> list[InstanceRecord]:
+    fmt, path = parse_spec(job.source) if ":" in job.source else ("coco_instances", job.source)
+    return collect_complete_objects(read_dataset(fmt, path, job.image_root).records)
+
+
+def build_source(job: Job, keep: frozenset[ObjectKey] | None = None) -> ObjectSource:
+    """The object pool of `job`; `keep` restricts it to the objects that passed the model
+    completeness check (see `model_checked_objects`)."""
     if job.source == "shapes":
         return ShapeObjects(job.image_size)
-    fmt, path = parse_spec(job.source) if ":" in job.source else ("coco_instances", job.source)
-    result = read_dataset(fmt, path, job.image_root)
-    return RecordsSource(collect_complete_objects(result.records))
+    objects = _complete_objects(job)
+    if keep is not None:
+        objects = [r for r in objects if (r.image_id, r.annotation_id) in keep]
+    return RecordsSource(objects)
+
+
+def model_completeness_check(
+    checkpoint: str, min_iou: float, device: str = "cpu"
+) -> CompletenessCheck:
+    """The section-3.3 check as the `CompletenessCheck` callable of `sameo_core.data`: SAMEO's
+    amodal mask of an object's box (the image is encoded once for all its objects)."""
+    import torch
+
+    from sameo_core.inference import AmodalPredictor, PredictorConfig
+    from sameo_core.model import build_sameo
+
+    predictor = AmodalPredictor(build_sameo(checkpoint=checkpoint), device=torch.device(device),
+                                config=PredictorConfig(invalid_boxes="skip"))  # fmt: skip
+    encoded: list[np.ndarray] = []  # the image set last (a cached array of the pool's images)
+
+    def predict(image: np.ndarray, box_xywh: tuple[float, float, float, float]) -> np.ndarray:
+        if not encoded or encoded[0] is not image:
+            predictor.set_image(image)
+            encoded[:] = [image]
+        height, width = image.shape[:2]
+        masks = predictor.predict(xywh_to_xyxy(box_xywh)[None]).masks
+        return masks[0].amodal.paste(height, width) if masks else np.zeros((height, width), bool)
+
+    return CompletenessCheck(predict, min_iou)
+
+
+def model_checked_objects(job: Job, device: str = "cpu") -> frozenset[ObjectKey] | None:
+    """Keys of the complete objects that pass the model check (None without a checkpoint)."""
+    if not job.completeness_checkpoint:
+        return None
+    if job.source == "shapes":
+        raise ValueError("--completeness-checkpoint checks the objects of a dataset; "
+                         "procedural shapes are complete by construction")  # fmt: skip
+    candidates = _complete_objects(job)
+    check = model_completeness_check(job.completeness_checkpoint, job.completeness_min_iou,
+                                     device)  # fmt: skip
+    kept = check_completeness(candidates, check)
+    print(f"completeness check ({job.completeness_checkpoint}, IoU >= "
+          f"{job.completeness_min_iou}): kept {len(kept)} of {len(candidates)} complete objects")
+    return frozenset((r.image_id, r.annotation_id) for r in kept)
 
 
 def meta(job: Job, source: ObjectSource) -> dict[str, object]:
@@ -67,32 +137,41 @@ def meta(job: Job, source: ObjectSource) -> dict[str, object]:
     settings.pop("out")
     if job.source != "shapes":
         settings.pop("image_size")
+    if not job.completeness_checkpoint:
+        settings.pop("completeness_checkpoint")
+        settings.pop("completeness_min_iou")
     return {**settings, "categories": source.categories}
 
 
 _WORKER: tuple[Job, ObjectSource] | None = None
 
 
-def _init_worker(job: Job) -> None:
+def _init_worker(job: Job, keep: frozenset[ObjectKey] | None = None) -> None:
     global _WORKER
-    _WORKER = (job, build_source(job))
+    _WORKER = (job, build_source(job, keep))
 
 
 def _make(index: int) -> int:
     assert _WORKER is not None, "worker not initialised"
     job, source = _WORKER
     rng = np.random.default_rng([job.seed, index])
-    write_pair(job.out, index, synthesize_pair(rng, source, job.synth))
+    pair = synthesize_pair(rng, source, job.synth)
+    write_pair(job.out, index, pair, job.synth.annotate_occluders)
     return index
 
 
-def generate(job: Job, workers: int = 1, shard: int = 0, num_shards: int = 1) -> dict[str, int]:
+def generate(
+    job: Job, workers: int = 1, shard: int = 0, num_shards: int = 1, device: str = "cpu"
+) -> dict[str, int]:
     """Make the missing indices of this shard, then assemble its annotations.json."""
     if not 0 <= shard < num_shards:
         raise ValueError(f"need 0 <= shard < num_shards, got {shard}, {num_shards}")
     if job.num_images < 1 or workers < 1:
         raise ValueError("num_images and workers must be >= 1")
-    _init_worker(job)
+    if not 0.0 <= job.completeness_min_iou <= 1.0:
+        raise ValueError(f"completeness IoU must be in [0, 1], got {job.completeness_min_iou}")
+    keep = model_checked_objects(job, device)
+    _init_worker(job, keep)
     assert _WORKER is not None
     prepare(job.out, meta(job, _WORKER[1]))
     mine = range(shard, job.num_images, num_shards)
@@ -102,7 +181,7 @@ def generate(job: Job, workers: int = 1, shard: int = 0, num_shards: int = 1) ->
             _make(i)
     else:
         ctx = mp.get_context("spawn")
-        with ctx.Pool(workers, initializer=_init_worker, initargs=(job,)) as pool:
+        with ctx.Pool(workers, initializer=_init_worker, initargs=(job, keep)) as pool:
             for _ in pool.imap_unordered(
                 _make, todo, chunksize=max(1, len(todo) // (8 * workers))
             ):
@@ -125,6 +204,13 @@ def _generate_parser() -> argparse.ArgumentParser:
         "--occlusion-range", type=float, nargs=2, default=(0.1, 0.7), metavar=("LO", "HI")
     )
     p.add_argument("--feather", action="store_true", help="1-px soft edge on pasted pixels")
+    p.add_argument("--annotate-occluders", action="store_true",
+                   help="also annotate the pasted occluder (POI 33 %% instead of 50 %%)")
+    p.add_argument("--completeness-checkpoint", default=None, metavar="CKPT",
+                   help="SAMEO weights: keep only complete objects the model agrees with")
+    p.add_argument("--completeness-min-iou", type=float, default=0.9,
+                   help="IoU of prediction and visible mask an object needs (default 0.9)")
+    p.add_argument("--device", default="cpu", help="device of the completeness check")
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--shard", type=int, default=0)
     p.add_argument("--num-shards", type=int, default=1)
@@ -133,9 +219,11 @@ def _generate_parser() -> argparse.ArgumentParser:
 
 def _run_generate(argv: list[str]) -> int:
     a = _generate_parser().parse_args(argv)
-    synth = SynthConfig(occlusion_range=tuple(a.occlusion_range), feather=a.feather)
-    job = Job(a.out, a.source, a.num_images, a.seed, a.image_size, a.image_root, synth)
-    counts = generate(job, a.workers, a.shard, a.num_shards)
+    synth = SynthConfig(occlusion_range=tuple(a.occlusion_range), feather=a.feather,
+                        annotate_occluders=a.annotate_occluders)  # fmt: skip
+    job = Job(a.out, a.source, a.num_images, a.seed, a.image_size, a.image_root, synth,
+              a.completeness_checkpoint, a.completeness_min_iou)  # fmt: skip
+    counts = generate(job, a.workers, a.shard, a.num_shards, a.device)
     print(f"{a.out}: generated {counts['generated']}, already complete {counts['skipped']}")
     return 0
 

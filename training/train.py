@@ -15,7 +15,10 @@ Continue an interrupted run exactly::
 
     python -m training.train --config CONFIG --resume runs/NAME/checkpoint.pt
 
-``optim.batch_size`` counts prompted instances per step over all ranks (paper: 32). Outputs in
+``optim.batch_size`` counts prompted instances per step over all ranks (paper: 32), or images
+with up to ``data.max_instances_per_image`` prompts each with ``optim.batch_unit=images``. The
+quality filters of each stored source (``data.filters``) run at the start; what they removed is
+printed and logged (``log.jsonl``, ``"split": "data"``). Outputs in
 ``run.out_dir``: ``checkpoint.pt`` (latest, with optimizer and RNG state, every
 ``run.ckpt_every`` steps), ``model_step0.pt`` and ``model_final.pt`` (weights + config, loadable
 with ``build_sameo(checkpoint=...)``), ``config.yaml``, ``log.jsonl`` and TensorBoard ``tb/``.
@@ -56,7 +59,7 @@ from sameo_core.training.runtime import (
     lr_schedule,
     make_optimizer,
 )
-from sameo_core.training.sources import SHAPES, open_source
+from sameo_core.training.sources import SHAPES, FileSource, open_source, source_filters
 from sameo_core.training.state import load_training_state, save_training_state
 from sameo_core.training.stream import StepBatches, step_loader
 from sameo_core.training.wrapper import SameoTrainer, set_trainable
@@ -80,10 +83,20 @@ def _weight_dict(cfg: TrainConfig) -> dict[str, float]:
 
 def _batches(cfg: TrainConfig, model: Sameo, rank: int, per_rank: int, seed: int) -> StepBatches:
     roots = cfg.data.image_roots or ("",) * len(cfg.data.sources)
-    sources = [open_source(s, root, cfg.data.shapes_image_size)
-               for s, root in zip(cfg.data.sources, roots)]  # fmt: skip
+    sources = [open_source(s, root, cfg.data.shapes_image_size, source_filters(cfg.data, i))
+               for i, (s, root) in enumerate(zip(cfg.data.sources, roots))]  # fmt: skip
     size = model.config
-    return StepBatches(sources, cfg.data, per_rank, size.img_size, size.low_res_size, seed, rank)
+    return StepBatches(sources, cfg.data, per_rank, size.img_size, size.low_res_size, seed, rank,
+                       batch_unit=cfg.optim.batch_unit)  # fmt: skip
+
+
+def _report_sources(batches: StepBatches, monitor: Monitor, step: int) -> None:
+    """Print and log, per stored source, its size and what the filters and the reader removed."""
+    for source in batches.sources:
+        if isinstance(source, FileSource):
+            summary = source.summary()
+            monitor.message("data " + " ".join(f"{k}={v}" for k, v in summary.items()))
+            monitor.record("data", step, summary)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -113,7 +126,8 @@ def main(args: argparse.Namespace) -> int:
     val = _validation_batches(cfg, model) if info.is_main else []  # fixed held-out batches
     monitor = Monitor(out_dir, start, cfg.run.steps, info.is_main, cfg.run.progress,
                       cfg.run.log_every)  # fmt: skip
-    criterion = SameoCriterion(focal_alpha=cfg.optim.focal_alpha)
+    _report_sources(batches, monitor, start)
+    criterion = SameoCriterion(focal_alpha=cfg.optim.focal_alpha, weight_dict=_weight_dict(cfg))
 
     def after_step(step: int, metrics: dict[str, float]) -> None:
         if step % cfg.run.log_every == 0:  # every rank takes part in the average
@@ -168,7 +182,7 @@ def _validate(cfg: TrainConfig, trainer: SameoTrainer, criterion: SameoCriterion
     """Held-out procedural batches (loss terms) and/or a GT set (AP and mean IoU)."""
     stats = evaluate(trainer, criterion, val, device) if val else {}
     if cfg.data.val_gt:
-        gt = load_gt(cfg.data.val_gt)
+        gt = load_gt(cfg.data.val_gt, cfg.data.val_image_root or None)
         root = cfg.data.val_image_root or Path(cfg.data.val_gt).parent
         stats.update(gt_prompt_validation(trainer.model, gt, root, cfg.data.val_max_images,
                                           device))  # fmt: skip

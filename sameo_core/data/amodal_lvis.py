@@ -5,6 +5,13 @@ occluder, which is rescaled to a similar area (aspect ratio kept) and pasted by 
 it hides a share of the target inside `occlusion_range` (box-steered, mask-verified). Both the
 occluded composite and the untouched original scene are returned, so the target appears
 occluded once and unoccluded once (the dual annotation that prevents occlusion bias).
+
+Balance: the paper's Amodal-LVIS "maintains an equal distribution of occluded and non-occluded
+annotations" (POI 50 % in Table 1). The stored set therefore annotates the two versions of the
+target only, one occluded and one not, which is exactly 50 %; the occluder is pasted into the
+image but not annotated by default (`annotate_occluders=True` adds it, unoccluded, for sets
+where every visible object must be annotated, at POI 33 %). Training prompts only annotated
+instances, so an unannotated occluder is simply never a target.
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ class SynthConfig:
     placement_attempts: int = 30
     pair_attempts: int = 50
     feather: bool = False  # 1-px soft edge on the pasted pixels; masks stay binary
+    annotate_occluders: bool = False  # also annotate the occluder (POI 33 % instead of 50 %)
 
     def __post_init__(self) -> None:
         lo, hi = self.occlusion_range

@@ -55,6 +55,9 @@ class CocoSchema:
     name: str
     amodal: Getter
     visible: Getter  # returns None when the file says "not occluded"
+    # False: the file has no visible masks at all (visible := amodal is an assumption, not an
+    # annotation), so occlusion rates and modal boxes of its records mean nothing.
+    has_visible: bool = True
 
 
 SCHEMAS: dict[str, CocoSchema] = {
@@ -66,9 +69,12 @@ SCHEMAS: dict[str, CocoSchema] = {
     "kins": CocoSchema("kins", _field("segmentation"), _field("inmodal_seg")),
     "kins2020": CocoSchema("kins2020", _field("a_segm"), _field("i_segm")),
     "walt": CocoSchema("walt", _walt("full"), _walt("visible")),
-    # Plain (modal) COCO instances: the only mask is both amodal and visible. Used as the
-    # source of complete objects for synthetic occlusion.
-    "coco_instances": CocoSchema("coco_instances", _field("segmentation"), _optional()),
+    # Plain COCO instances: the only mask is both amodal and visible. Used as the source of
+    # complete objects for synthetic occlusion, and to evaluate against a GT of amodal masks
+    # without visible masks (all instances, amodal prompts only).
+    "coco_instances": CocoSchema(
+        "coco_instances", _field("segmentation"), _optional(), has_visible=False
+    ),
 }
 
 
@@ -140,4 +146,4 @@ def read_coco_like(schema: CocoSchema, path: Path, image_root: Path | None = Non
         rec = build_instance(report, schema.name, image, raw)
         if rec is not None:
             records.append(rec)
-    return ReadResult(records, report, len(images))
+    return ReadResult(records, report, len(images), list(images.values()))

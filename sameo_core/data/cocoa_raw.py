@@ -80,12 +80,16 @@ def _per_image_info(json_path: Path, ann: dict[str, Any], root: Path | None) -> 
 def _read_per_image(files: list[Path], image_root: Path | None) -> ReadResult:
     report = ReadReport(NAME)
     records: list = []
+    images: list[ImageInfo] = []
     for json_path in files:
         ann = load_json(json_path)
         if not isinstance(ann, dict) or "regions" not in ann:
             raise ValueError(f"{json_path}: not a raw COCOA per-image file (no 'regions')")
-        _read_regions(report, _per_image_info(json_path, ann, image_root), ann, records)
-    return ReadResult(records, report, len(files))
+        image = _per_image_info(json_path, ann, image_root)
+        if isinstance(image, ImageInfo):
+            images.append(image)
+        _read_regions(report, image, ann, records)
+    return ReadResult(records, report, len(files), images)
 
 
 def _read_release(path: Path, data: dict[str, Any], image_root: Path | None) -> ReadResult:
@@ -94,7 +98,7 @@ def _read_release(path: Path, data: dict[str, Any], image_root: Path | None) -> 
     records: list = []
     for ann in data["annotations"]:
         _read_regions(report, images.get(ann.get("image_id"), "unknown_image"), ann, records)
-    return ReadResult(records, report, len(images))
+    return ReadResult(records, report, len(images), list(images.values()))
 
 
 def read_cocoa(path: Path, image_root: Path | None = None) -> ReadResult:

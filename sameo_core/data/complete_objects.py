@@ -63,6 +63,14 @@ def _model_agrees(rec: InstanceRecord, check: CompletenessCheck) -> bool:
     return union > 0 and np.count_nonzero(pred & vis) / union >= check.min_iou
 
 
+def check_completeness(
+    objects: Sequence[InstanceRecord], check: CompletenessCheck
+) -> list[InstanceRecord]:
+    """The objects whose amodal mask, as `check.predict` sees it from their box, matches their
+    visible mask (IoU >= `check.min_iou`): the paper's model completeness check, in order."""
+    return [rec for rec in objects if _model_agrees(rec, check)]
+
+
 def collect_complete_objects(
     records: Sequence[InstanceRecord],
     *,
@@ -84,10 +92,9 @@ def collect_complete_objects(
                 and not (exclude_box_overlap and any(
                     _boxes_overlap(rec.amodal_box, o.amodal_box) for o in others
                 ))
-                and (check is None or _model_agrees(rec, check))
             ):  # fmt: skip
                 out.append(rec)
-    return out
+    return out if check is None else check_completeness(out, check)
 
 
 class ShapeObjects:

@@ -52,8 +52,11 @@ class ReadReport:
 @dataclass
 class ReadResult:
     """A reader's output: the valid records, the report, and how many images the file lists
-    (images without any valid instance are not represented by a record)."""
+    (images without any valid instance are not represented by a record; `images` lists them
+    all, which an evaluation needs: a prediction on an image without objects is a false
+    positive)."""
 
     records: list  # list[InstanceRecord]; untyped here to keep this module dependency-free
     report: ReadReport
     num_images_listed: int
+    images: list = field(default_factory=list)  # list[validate.ImageInfo], in file order

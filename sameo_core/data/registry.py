@@ -16,6 +16,13 @@ READERS: dict[str, Reader] = {"cocoa": read_cocoa}
 READERS.update({name: partial(read_coco_like, schema) for name, schema in SCHEMAS.items()})
 
 
+def has_visible_masks(fmt: str) -> bool:
+    """Whether files of format `fmt` annotate visible masks (all but `coco_instances`; raw
+    COCOA stores them for occluded regions only, which says the others are unoccluded)."""
+    schema = SCHEMAS.get(fmt)
+    return schema.has_visible if schema is not None else fmt in READERS
+
+
 def read_dataset(fmt: str, path: str | Path, image_root: str | Path | None = None) -> ReadResult:
     """Read `path` with the reader registered as `fmt`."""
     if fmt not in READERS:

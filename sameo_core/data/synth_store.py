@@ -6,7 +6,8 @@
                            images mark index N as complete
     DIR/annotations.json   amodal-COCO file assembled from the parts, in index order
 
-Ids depend on the index only (images 2i+1 / 2i+2, annotations 3i+1..3i+3), every file is
+Ids depend on the index only (images 2i+1 / 2i+2; annotations 3i+1 occluded target, 3i+2
+occluder, written only with `SynthConfig.annotate_occluders`, 3i+3 original target), every file is
 written to a temporary name and renamed, and JSON is dumped with sorted keys, so the same
 settings give byte-identical files whatever the worker count, sharding or resumption.
 """
@@ -57,9 +58,12 @@ def _annotation(inst: SceneInstance, ann_id: int, image_id: int, **extra: Any) -
     }
 
 
-def pair_to_coco(index: int, pair: SyntheticPair) -> dict[str, Any]:
+def pair_to_coco(
+    index: int, pair: SyntheticPair, annotate_occluder: bool = False
+) -> dict[str, Any]:
     """The images and annotations of one pair. `pair_id` links the occluded and original
-    versions of the target; `paired_annotation_id` points at the other version."""
+    versions of the target; `paired_annotation_id` points at the other version. The occluder
+    is annotated only with `annotate_occluder` (balance: `sameo_core.data.amodal_lvis`)."""
     h, w = pair.occluded_image.shape[:2]
     occ_img, orig_img = 2 * index + 1, 2 * index + 2
     tgt_occ, occluder, tgt_orig = 3 * index + 1, 3 * index + 2, 3 * index + 3
@@ -76,6 +80,8 @@ def pair_to_coco(index: int, pair: SyntheticPair) -> dict[str, Any]:
         _annotation(pair.target_original, tgt_orig, orig_img, role="target",
                     version="original", paired_annotation_id=tgt_occ, **link),
     ]  # fmt: skip
+    if not annotate_occluder:
+        annotations = [a for a in annotations if a["role"] != "occluder"]
     return {"images": images, "annotations": annotations}
 
 
@@ -86,9 +92,11 @@ def _png(image_rgb: np.ndarray) -> bytes:
     return buf.tobytes()
 
 
-def write_pair(out: Path, index: int, pair: SyntheticPair) -> None:
+def write_pair(
+    out: Path, index: int, pair: SyntheticPair, annotate_occluder: bool = False
+) -> None:
     """Images first, then the part file that marks the index complete."""
-    part = pair_to_coco(index, pair)
+    part = pair_to_coco(index, pair, annotate_occluder)
     for img, pixels in zip(part["images"], (pair.occluded_image, pair.original_image)):
         write_atomic(out / img["file_name"], _png(pixels))
     write_atomic(part_path(out, index), dumps(part))

@@ -4,9 +4,22 @@ As the authors' ``coco_eval_new.py``: standard pycocotools, ``COCOeval(gt, dt, '
 ``params.useCats = 0`` and default parameters (IoU .50:.05:.95, maxDets 1/10/100, GT ``area``).
 AR is AR@100 = ``stats[8]`` (the notes' recommendation; the public code records no AR).
 
-Subsets (occluded / unoccluded, split by the GT occlusion rate): the GT of the other subset is
-marked ``iscrowd = 1``, which pycocotools treats as *ignore* regions: a prediction of an
-other-subset object is neither a hit nor a false positive, and recall counts only subset objects.
+Ground truth of any schema is read by the dataset readers (``load_gt("kins:instances_val.json")``,
+``cocoa``, ``cocoa_cls``, ``d2sa``, ``kins2020``, ``walt``, ``amodal_coco``; a plain path is an
+amodal-COCO file), so amodal masks, visible masks and occlusion rates mean the same for every
+dataset. A GT without visible masks (``coco_instances:PATH``: its masks are taken as amodal) is
+scored on all instances only: occluded / unoccluded subsets and visible-box prompts refuse it.
+
+Subsets (occluded / unoccluded, split by the GT occlusion rate > 0, Table 1's POI definition),
+two methods:
+
+- ``ignore`` (ours, the default): the GT of the other subset is marked ``iscrowd = 1``, which
+  pycocotools treats as *ignore* regions: a prediction of an other-subset object is neither a
+  hit nor a false positive, and recall counts only subset objects.
+- ``separate`` (the authors' code, which scores ``*_occ.json`` / ``*_unocc.json`` GT files): the
+  GT of the other subset is removed, so a prediction of an other-subset object is a false
+  positive. Subset figures comparable with the authors' use this method. The paper's Tables 2-5
+  report all instances only, where both methods are the same.
 """
 
 from __future__ import annotations
@@ -15,6 +28,7 @@ import contextlib
 import copy
 import io
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,24 +38,81 @@ from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
+from sameo_core.data.read_report import ReadResult
+from sameo_core.data.registry import READERS, has_visible_masks, read_dataset
+
 SUBSETS = ("all", "occluded", "unoccluded")
+SUBSET_METHODS = ("ignore", "separate")
 STAT_KEYS = {"AP": 0, "AP50": 1, "AP75": 2, "AR100": 8}
 
 
-def load_gt(path: str | Path) -> dict[str, Any]:
-    """Read an amodal-COCO GT file (``segmentation`` amodal, optional ``visible_mask``)."""
-    path = Path(path)
-    if not path.is_file():
+class NoVisibleMasksError(ValueError):
+    """An evaluation needs visible masks (modal prompts, occlusion subsets) the GT lacks."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(
+            f"{what} needs visible masks, and this GT has none (occlusion rates and modal boxes "
+            "would be guesses): use a GT format with visible masks, or evaluate all instances "
+            "with amodal-box prompts or given results only (--subsets none)"
+        )
+
+
+def gt_spec(spec: str | Path) -> tuple[str, Path]:
+    """``FORMAT:PATH`` → (format, path); a plain path is an amodal-COCO file."""
+    fmt, sep, rest = str(spec).partition(":")
+    if sep and fmt in READERS:
+        return fmt, Path(rest)
+    return "amodal_coco", Path(spec)
+
+
+def load_gt(spec: str | Path, image_root: str | Path | None = None) -> dict[str, Any]:
+    """Evaluation GT from ``FORMAT:PATH`` (or an amodal-COCO path), read by our readers.
+
+    Image paths are resolved (``image_root``, default: each reader's) and made absolute in
+    ``file_name``. ``gt["read_report"]`` says what the reader dropped or repaired.
+    """
+    fmt, path = gt_spec(spec)
+    if not path.exists():
         raise FileNotFoundError(f"GT file {path} does not exist")
-    data = json.loads(path.read_text())
-    for key in ("images", "annotations"):
-        if not isinstance(data.get(key), list):
-            raise ValueError(f"{path}: not a COCO file (no '{key}' list)")
+    result = read_dataset(fmt, path, image_root)
+    if not result.records:
+        hint = (f"; an amodal GT without visible masks reads as coco_instances:{path}"
+                if fmt == "amodal_coco" and result.report.bad else "")  # fmt: skip
+        raise ValueError(f"GT {fmt}:{path} holds no usable annotation "
+                         f"({' '.join(result.report.summary().split())}){hint}")  # fmt: skip
+    return gt_from_read_result(result, has_visible_masks(fmt))
+
+
+def gt_from_read_result(result: ReadResult, visible: bool = True) -> dict[str, Any]:
+    """A COCO GT dict of a reader's records (all listed images, annotation ids kept when they
+    are unique integers, else numbered from 1); ``visible=False``: no visible masks."""
+    records = result.records
+    ids = [r.annotation_id for r in records]
+    keep_ids = all(isinstance(i, int) for i in ids) and len(set(ids)) == len(ids)
+    annotations = []
+    for number, rec in enumerate(records, 1):
+        ann = {"id": rec.annotation_id if keep_ids else number, "image_id": rec.image_id,
+               "category_id": 1 if rec.category_id is None else rec.category_id,
+               "segmentation": rec.amodal_rle, "bbox": list(rec.amodal_box), "iscrowd": 0,
+               "source_id": rec.annotation_id}  # fmt: skip
+        if visible:
+            ann["visible_mask"] = rec.visible_rle
+        annotations.append(ann)
+    names = {r.category_id: r.category_name for r in records if r.category_id is not None}
+    images = [{"id": i.image_id, "file_name": os.path.abspath(i.path), "height": i.height,
+               "width": i.width} for i in result.images]  # fmt: skip
+    report = result.report
+    data = {"images": images, "annotations": annotations,
+            "categories": [{"id": i, "name": str(names[i] or i)} for i in sorted(names)],
+            "read_report": {"format": report.dataset, "dropped": dict(report.bad),
+                            "repaired": dict(report.repaired)}}  # fmt: skip
     return prepare_gt(data)
 
 
 def prepare_gt(data: dict[str, Any]) -> dict[str, Any]:
-    """Fill what COCOeval needs (``iscrowd``, ``area``, ``categories``) and ``occlusion``."""
+    """Fill what COCOeval needs (``iscrowd``, ``area``, ``categories``), the ``occlusion`` of
+    each annotation (None without a visible mask) and ``visible_masks`` (every annotation has
+    one)."""
     data = copy.deepcopy(data)
     images = {img["id"]: img for img in data["images"]}
     for ann in data["annotations"]:
@@ -56,6 +127,7 @@ def prepare_gt(data: dict[str, Any]) -> dict[str, Any]:
     if not data.get("categories"):
         ids = sorted({ann["category_id"] for ann in data["annotations"]}) or [1]
         data["categories"] = [{"id": i, "name": str(i)} for i in ids]
+    data["visible_masks"] = all(a["occlusion"] is not None for a in data["annotations"])
     return data
 
 
@@ -67,29 +139,42 @@ def to_rle(segm: Any, height: int, width: int) -> dict[str, Any]:
     return segm
 
 
-def occlusion_rate(ann: dict[str, Any], amodal: dict[str, Any], height: int, width: int) -> float:
-    """``occlude_rate`` if given, else 1 - |visible| / |amodal| (0 when no visible mask)."""
-    if "occlude_rate" in ann:
-        return float(ann["occlude_rate"])
+def occlusion_rate(
+    ann: dict[str, Any], amodal: dict[str, Any], height: int, width: int
+) -> float | None:
+    """1 - |visible ∩ amodal| / |amodal| from the masks (as the readers compute it), None when
+    the annotation has no visible mask."""
     if "visible_mask" not in ann:
-        return 0.0
+        return None
     visible = to_rle(ann["visible_mask"], height, width)
     amodal_area = float(mask_utils.area(amodal))
-    return 1.0 - float(mask_utils.area(visible)) / amodal_area if amodal_area else 0.0
+    inside = float(mask_utils.area(mask_utils.merge([visible, amodal], intersect=True)))
+    return 1.0 - inside / amodal_area if amodal_area else 0.0
 
 
-def gt_subset(gt: dict[str, Any], subset: str) -> dict[str, Any]:
-    """The GT with the annotations outside ``subset`` turned into ignore regions."""
+def in_subset(ann: dict[str, Any], subset: str) -> bool:
+    """Whether a prepared GT annotation belongs to ``subset`` (occluded: occlusion > 0)."""
+    if subset == "all":
+        return True
+    if ann["occlusion"] is None:
+        raise NoVisibleMasksError(f"the {subset} subset")
+    return (ann["occlusion"] > 0) == (subset == "occluded")
+
+
+def gt_subset(gt: dict[str, Any], subset: str, method: str = "ignore") -> dict[str, Any]:
+    """The GT for ``subset``: the other annotations turned into ignore regions (``ignore``) or
+    removed (``separate``, as the authors' subset GT files); see the module docstring."""
     if subset not in SUBSETS:
         raise ValueError(f"subset must be one of {SUBSETS}, got {subset!r}")
+    if method not in SUBSET_METHODS:
+        raise ValueError(f"subset method must be one of {SUBSET_METHODS}, got {method!r}")
     if subset == "all":
         return gt
-    keep_occluded = subset == "occluded"
-    out = dict(gt, annotations=[dict(a) for a in gt["annotations"]])
-    for ann in out["annotations"]:
-        if (ann["occlusion"] > 0) != keep_occluded:
-            ann["iscrowd"] = 1
-    return out
+    inside = [in_subset(a, subset) for a in gt["annotations"]]
+    if method == "separate":
+        return dict(gt, annotations=[a for a, keep in zip(gt["annotations"], inside) if keep])
+    return dict(gt, annotations=[a if keep else dict(a, iscrowd=1)
+                                 for a, keep in zip(gt["annotations"], inside)])  # fmt: skip
 
 
 def quiet_coco(data: dict[str, Any]) -> COCO:
@@ -108,10 +193,12 @@ class MaskEvalResult:
 
 
 def evaluate_masks(
-    gt: dict[str, Any], results: list[dict[str, Any]], subset: str = "all"
+    gt: dict[str, Any], results: list[dict[str, Any]], subset: str = "all",
+    method: str = "ignore",
 ) -> MaskEvalResult:
-    """Class-agnostic segm COCOeval of ``results`` (COCO results with RLE ``segmentation``)."""
-    gt = gt_subset(gt, subset)
+    """Class-agnostic segm COCOeval of ``results`` (COCO results with RLE ``segmentation``) on
+    ``subset`` of the GT, split by ``method`` (``ignore`` or ``separate``)."""
+    gt = gt_subset(gt, subset, method)
     known = {img["id"] for img in gt["images"]}
     unknown = {r["image_id"] for r in results} - known
     if unknown:

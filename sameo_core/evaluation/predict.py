@@ -16,7 +16,7 @@ from pycocotools import mask as mask_utils
 
 from sameo_core.data.images import read_image_rgb
 from sameo_core.data.rle import encode
-from sameo_core.evaluation.coco_eval import to_rle
+from sameo_core.evaluation.coco_eval import NoVisibleMasksError, to_rle
 from sameo_core.evaluation.prompts import Prompt, by_image
 from sameo_core.inference import AmodalPredictor
 
@@ -70,6 +70,8 @@ def baseline_results(gt: dict[str, Any], prompts: list[Prompt], kind: str) -> li
     """
     if kind not in BASELINES:
         raise ValueError(f"baseline must be one of {BASELINES}, got {kind!r}")
+    if kind == "visible" and not gt.get("visible_masks", True):
+        raise NoVisibleMasksError("the visible-mask baseline")
     images = {img["id"]: img for img in gt["images"]}
     anns = {ann["id"]: ann for ann in gt["annotations"]}
     results = []
@@ -80,7 +82,7 @@ def baseline_results(gt: dict[str, Any], prompts: list[Prompt], kind: str) -> li
             if prompt.ann_id is None:
                 raise ValueError("the visible-mask baseline needs GT prompts")
             ann = anns[prompt.ann_id]
-            mask = mask_utils.decode(to_rle(ann.get("visible_mask", ann["segmentation"]), h, w))
+            mask = mask_utils.decode(to_rle(ann["visible_mask"], h, w))
         else:
             mask = np.zeros((h, w), np.uint8)
             x0, y0, x1, y1 = (int(round(v)) for v in prompt.box)

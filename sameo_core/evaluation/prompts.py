@@ -14,7 +14,7 @@ from typing import Any
 
 from pycocotools import mask as mask_utils
 
-from sameo_core.evaluation.coco_eval import to_rle
+from sameo_core.evaluation.coco_eval import NoVisibleMasksError, to_rle
 from sameo_core.geometry import xywh_to_xyxy
 
 PROMPT_KINDS = ("detections", "gt-amodal", "gt-modal")
@@ -29,9 +29,12 @@ class Prompt:
 
 
 def gt_prompts(gt: dict[str, Any], kind: str) -> list[Prompt]:
-    """One prompt per GT annotation: its amodal box (``bbox``) or its visible-mask box."""
+    """One prompt per GT annotation: its amodal box (``bbox``) or its visible-mask box (a GT
+    without visible masks is refused for those)."""
     if kind not in ("gt-amodal", "gt-modal"):
         raise ValueError(f"GT prompt kind must be gt-amodal or gt-modal, got {kind!r}")
+    if kind == "gt-modal" and not all("visible_mask" in a for a in gt["annotations"]):
+        raise NoVisibleMasksError("prompting with visible (modal) GT boxes")
     images = {img["id"]: img for img in gt["images"]}
     prompts = []
     for ann in gt["annotations"]:
@@ -42,8 +45,8 @@ def gt_prompts(gt: dict[str, Any], kind: str) -> list[Prompt]:
             amodal = to_rle(ann["segmentation"], img["height"], img["width"])
             box = ann.get("bbox") or mask_utils.toBbox(amodal).tolist()
         else:
-            segm = ann.get("visible_mask", ann["segmentation"])
-            box = mask_utils.toBbox(to_rle(segm, img["height"], img["width"])).tolist()
+            visible = to_rle(ann["visible_mask"], img["height"], img["width"])
+            box = mask_utils.toBbox(visible).tolist()
         if box[2] <= 0 or box[3] <= 0:
             continue  # nothing visible: no modal box exists
         prompts.append(Prompt(ann["image_id"], tuple(xywh_to_xyxy(box).tolist()), 1.0, ann["id"]))

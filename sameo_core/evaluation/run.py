@@ -12,15 +12,12 @@ from typing import Any
 
 import numpy as np
 
-from sameo_core.evaluation.coco_eval import SUBSETS, MaskEvalResult, evaluate_masks
+from sameo_core.evaluation.coco_eval import SUBSETS, MaskEvalResult, evaluate_masks, in_subset
 from sameo_core.evaluation.predict import instance_ious
 
 
 def _subset_ids(gt: dict[str, Any], subset: str) -> set[int]:
-    if subset == "all":
-        return {a["id"] for a in gt["annotations"]}
-    occluded = subset == "occluded"
-    return {a["id"] for a in gt["annotations"] if (a["occlusion"] > 0) == occluded}
+    return {a["id"] for a in gt["annotations"] if in_subset(a, subset)}
 
 
 def _with_front_scores(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -28,15 +25,19 @@ def _with_front_scores(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def evaluate_results(
-    gt: dict[str, Any], results: list[dict[str, Any]]
+    gt: dict[str, Any],
+    results: list[dict[str, Any]],
+    subsets: tuple[str, ...] = SUBSETS,
+    method: str = "ignore",
 ) -> tuple[dict[str, Any], dict[str, MaskEvalResult]]:
-    """Metrics of ``results`` and the per-curve COCOeval results (for the PR plot)."""
+    """Metrics of ``results`` on ``subsets`` (split by ``method``, see
+    ``sameo_core.evaluation.coco_eval``) and the per-curve COCOeval results (for the PR plot)."""
     curves: dict[str, MaskEvalResult] = {}
     metrics: dict[str, Any] = {}
     ious = instance_ious(gt, results)
     refined = any("iou_pred" in r for r in results)
-    for subset in SUBSETS:
-        curves[subset] = evaluate_masks(gt, results, subset)
+    for subset in subsets:
+        curves[subset] = evaluate_masks(gt, results, subset, method)
         block: dict[str, Any] = dict(curves[subset].stats)
         if ious:
             ids = _subset_ids(gt, subset) & set(ious)
@@ -49,8 +50,8 @@ def evaluate_results(
     if refined:
         unrefined = _with_front_scores(results)
         metrics["unrefined"] = {}
-        for subset in SUBSETS:
-            result = evaluate_masks(gt, unrefined, subset)
+        for subset in subsets:
+            result = evaluate_masks(gt, unrefined, subset, method)
             metrics["unrefined"][subset] = result.stats
             curves[f"{subset} (unrefined)"] = result
     metrics["num_results"] = len(results)
@@ -60,7 +61,7 @@ def evaluate_results(
 def table_rows(metrics: dict[str, Any]) -> dict[str, dict[str, float]]:
     """Rows for :func:`sameo_core.evaluation.tables.markdown_table`."""
     rows = {"all": metrics}
-    rows.update({s: metrics[s] for s in SUBSETS[1:]})
+    rows.update({s: metrics[s] for s in SUBSETS[1:] if s in metrics})
     for subset, stats in metrics.get("unrefined", {}).items():
         rows[f"{subset}, unrefined score"] = stats
     return rows

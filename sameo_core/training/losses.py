@@ -7,15 +7,21 @@ Decisions on points that neither the paper nor the authors' public evaluation co
 
 * Dice is computed per mask on sigmoid probabilities with +1 smoothing,
   ``1 - (2*sum(p*t) + 1) / (sum(p) + sum(t) + 1)`` (the standard form of eq. 3).
-* Focal loss is torchvision's ``sigmoid_focal_loss`` with gamma = 2 (paper) and alpha = 0.25
-  (torchvision/detectron2 default; the paper states no alpha), averaged over the pixels of a mask.
+* Focal loss is torchvision's ``sigmoid_focal_loss`` with gamma = 2 (paper) and, by default,
+  no alpha: eq. 4 is ``-(1 - p_t)^gamma log(p_t)``. An alpha (RetinaNet's 0.25, the
+  torchvision/detectron2 default) can be given to compare with SAM-style fine-tuning recipes;
+  it weights object pixels by alpha and background by 1 - alpha, so at p = 0.5 a missed object
+  pixel gets a third of the gradient of a false-positive pixel, against completing hidden parts.
+  The loss is averaged over the pixels of a mask.
 * The IoU target is the IoU of the *binarised* prediction (logits > 0, the threshold used at
   inference) with the ground truth, at the resolution the loss is computed at, without gradient.
 * Multimask supervision, option (a) of the notes: the decoder emits 3 masks; only the mask with
-  the lowest Dice + Focal loss receives the mask loss (SAM's min-loss rule), while the IoU head is
-  trained on all 3 outputs. At test time the output with the best *predicted* IoU is taken, as in
-  the authors' evaluation script (``test_net_aissam_eff.py``), so the IoU head must rank all three
-  outputs, not only the one that happened to win during training.
+  the lowest *weighted* mask loss ``w_dice * Dice + w_focal * Focal`` (the weights the engine
+  optimises, so the output chosen is the one that minimises the optimised loss) receives the
+  mask loss (SAM's min-loss rule), while the IoU head is trained on all 3 outputs (its term is
+  the same whichever output wins). At test time the output with the best *predicted* IoU is
+  taken, as in the authors' evaluation script (``test_net_aissam_eff.py``), so the IoU head must
+  rank all three outputs, not only the one that happened to win during training.
 """
 
 from __future__ import annotations
@@ -64,7 +70,7 @@ def dice_loss(logits: Tensor, targets: Tensor, reduction: str = "mean") -> Tenso
 def focal_loss(
     logits: Tensor,
     targets: Tensor,
-    alpha: float = 0.25,
+    alpha: float | None = None,
     gamma: float = 2.0,
     reduction: str = "mean",
 ) -> Tensor:
@@ -73,14 +79,16 @@ def focal_loss(
     Args:
         logits: ``[..., H, W]`` mask logits.
         targets: ``[..., H, W]`` ground truth in {0, 1} (float).
-        alpha: class balance weight of torchvision's implementation; a negative value disables it.
+        alpha: None (eq. 4, no class weight) or the weight of object pixels (background gets
+            ``1 - alpha``), as torchvision's; a negative value also means none.
         gamma: focusing parameter.
         reduction: ``'none'`` (shape ``[...]``, one value per mask), ``'mean'`` or ``'sum'``.
     """
     _check_pair(logits, targets)
     per_pixel = _tv_sigmoid_focal_loss(
-        logits.float(), targets.float(), alpha=alpha, gamma=gamma, reduction="none"
-    )
+        logits.float(), targets.float(), alpha=-1.0 if alpha is None else alpha, gamma=gamma,
+        reduction="none",
+    )  # fmt: skip
     return _reduce(per_pixel.flatten(-2).mean(-1), reduction)
 
 
@@ -123,17 +131,28 @@ def resize_targets(targets: Tensor, size: tuple[int, int]) -> Tensor:
     return (pooled[:, 0] >= 0.5).float()
 
 
+PAPER_WEIGHTS: dict[str, float] = {"loss_dice": 1.0, "loss_focal": 1.0, "loss_iou": 0.05}
+
+
 class SameoCriterion(nn.Module):
     """Returns the named loss terms of SAMEO for a batch of prompted instances.
 
     The engine sums ``loss_dict[k] * weight_dict[k]``; the paper's weights are
-    ``{'loss_dice': 1, 'loss_focal': 1, 'loss_iou': 0.05}``.
+    ``{'loss_dice': 1, 'loss_focal': 1, 'loss_iou': 0.05}``. Give the criterion the same
+    ``weight_dict``: it picks the supervised output by the weighted mask loss.
     """
 
-    def __init__(self, focal_alpha: float = 0.25, focal_gamma: float = 2.0) -> None:
+    def __init__(
+        self,
+        focal_alpha: float | None = None,
+        focal_gamma: float = 2.0,
+        weight_dict: dict[str, float] | None = None,
+    ) -> None:
         super().__init__()
         self.focal_alpha = focal_alpha
         self.focal_gamma = focal_gamma
+        weights = PAPER_WEIGHTS if weight_dict is None else weight_dict
+        self.selection_weights = (weights.get("loss_dice", 0.0), weights.get("loss_focal", 0.0))
 
     def forward(self, logits: Tensor, iou_pred: Tensor, targets: Tensor) -> dict[str, Tensor]:
         """Compute the loss terms.
@@ -158,7 +177,9 @@ class SameoCriterion(nn.Module):
         focal = focal_loss(
             logits, expanded, self.focal_alpha, self.focal_gamma, reduction="none"
         )
-        best = (dice + focal).detach().argmin(dim=1, keepdim=True)  # min-loss output per instance
+        w_dice, w_focal = self.selection_weights
+        # the output with the least weighted mask loss, per instance (SAM's min-loss rule)
+        best = (w_dice * dice + w_focal * focal).detach().argmin(dim=1, keepdim=True)
         iou_terms = iou_loss(iou_pred, logits, expanded, reduction="none")
         return {
             "loss_dice": dice.gather(1, best).mean(),
@@ -166,9 +187,6 @@ class SameoCriterion(nn.Module):
             "loss_iou": iou_terms.mean(),
             "iou": mask_iou(logits.detach(), expanded).gather(1, best).mean(),
         }
-
-
-PAPER_WEIGHTS: dict[str, float] = {"loss_dice": 1.0, "loss_focal": 1.0, "loss_iou": 0.05}
 
 
 def weighted_total(loss_dict: dict[str, Tensor], weight_dict: dict[str, float]) -> Tensor:

@@ -42,6 +42,13 @@ class Monitor:
         with self.log_path.open("a") as handle:
             handle.write(json.dumps(record) + "\n")
 
+    def record(self, split: str, step: int, fields: dict[str, object]) -> None:
+        """One JSON line in log.jsonl (no TensorBoard scalar): facts such as data counts."""
+        if not self.enabled:
+            return
+        with self.log_path.open("a") as handle:
+            handle.write(json.dumps({"step": step, "split": split, **fields}) + "\n")
+
     def message(self, text: str) -> None:
         if self.enabled:
             self.bar.write(text)

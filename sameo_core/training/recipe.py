@@ -16,6 +16,10 @@ from typing import Any
 
 import yaml
 
+from sameo_core.data.filters import DEFAULT_MAX_OCCLUSION, FILTER_NAMES
+
+BATCH_UNITS = ("instances", "images")
+
 
 @dataclass(frozen=True)
 class ModelSpec:
@@ -37,18 +41,32 @@ class DataSpec:
     image_roots: tuple[str, ...] = ()
     prompt_amodal_prob: float = 0.5  # probability of the amodal (vs visible) GT box as prompt
     box_jitter: float = 0.0  # box noise as a fraction of box size; the paper states none
-    max_instances_per_image: int = 8
+    max_instances_per_image: int = 8  # prompts taken from one image (all, up to this many)
+    # A floor checked on every drawn image, procedural ones included; for stored datasets the
+    # paper's 10 % filter is `low_visible` in `filters` below.
     min_visible_fraction: float = 0.0  # drop instances whose visible/amodal area is lower
+    # Quality filters (paper section 3.2; README.md, "Data"), one list per entry of `sources`
+    # (names of sameo_core.data.filters.FILTER_NAMES; [] for `shapes`). () = the default of
+    # each source's format (filters.DEFAULT_FILTERS: COCOA drops stuff, WALT heavy occlusion).
+    filters: tuple[tuple[str, ...], ...] = ()
+    filter_min_visible: float = 0.10  # low_visible: visible < this share of the amodal area
+    filter_max_image_share: float = 0.90  # large: amodal mask > this share of the image
+    filter_max_occlusion: float = DEFAULT_MAX_OCCLUSION  # heavy_occlusion: occluded more
     shapes_image_size: int = 128  # side of procedural scenes
     num_workers: int = 0
-    val_gt: str = ""  # amodal-COCO GT json for periodic validation ("" = none)
+    val_gt: str = ""  # GT for periodic validation: FORMAT:PATH or an amodal-COCO json; "" = none
     val_image_root: str = ""
     val_max_images: int = 50
 
 
 @dataclass(frozen=True)
 class OptimSpec:
-    batch_size: int = 32  # prompted instances per step, over all ranks
+    batch_size: int = 32  # per step, over all ranks, counted in `batch_unit`
+    # "instances": prompted instances (paper: 32), at most data.max_instances_per_image from one
+    # image; "images": images, each with all its instances up to data.max_instances_per_image
+    # prompts (the authors' "maxnum20" checkpoints suggest up to 20), so the number of prompts
+    # per step varies and the loss is the mean over the prompts of a rank.
+    batch_unit: str = "instances"
     lr: float = 1e-4  # Adam, as in the paper
     weight_decay: float = 0.0
     schedule: str = "none"  # "none" (paper) or "cosine" (to zero at the last step)
@@ -57,7 +75,11 @@ class OptimSpec:
     loss_dice: float = 1.0
     loss_focal: float = 1.0  # paper: Dice and Focal weighted equally
     loss_iou: float = 0.05  # lambda of paper eq. 2
-    focal_alpha: float = 0.25
+    # None: eq. 4 as written, no alpha. A number weights object pixels by alpha and background
+    # by 1 - alpha (RetinaNet's 0.25, torchvision's default): kept to compare with SAM-style
+    # fine-tuning recipes, but at alpha = 0.25 a missed object pixel gets a third of the
+    # gradient of a false-positive pixel, which works against completing hidden parts.
+    focal_alpha: float | None = None
 
 
 @dataclass(frozen=True)
@@ -96,9 +118,31 @@ class TrainConfig:
             raise ValueError("data.sources is empty")
         if self.data.image_roots and len(self.data.image_roots) != len(self.data.sources):
             raise ValueError("data.image_roots needs one entry per data.sources entry")
+        if self.optim.batch_unit not in BATCH_UNITS:
+            raise ValueError(f"optim.batch_unit must be one of {BATCH_UNITS}: "
+                             f"{self.optim.batch_unit!r}")  # fmt: skip
+        if self.data.max_instances_per_image < 1:
+            raise ValueError("data.max_instances_per_image must be positive")
+        _check_filters(self.data)
 
     def to_dict(self) -> dict[str, Any]:
         return _plain(dataclasses.asdict(self))
+
+
+def _check_filters(data: DataSpec) -> None:
+    if data.filters and len(data.filters) != len(data.sources):
+        raise ValueError("data.filters needs one list of filter names per data.sources entry")
+    for source, names in zip(data.sources, data.filters):
+        unknown = sorted(set(names) - set(FILTER_NAMES))
+        if unknown:
+            raise ValueError(f"data.filters of {source!r}: unknown {unknown}; known: "
+                             f"{', '.join(FILTER_NAMES)}")  # fmt: skip
+        if names and ":" not in source:
+            raise ValueError(f"data.filters of {source!r}: filters apply to stored datasets "
+                             "(FORMAT:PATH); give [] for procedural sources")  # fmt: skip
+    for name in ("filter_min_visible", "filter_max_image_share", "filter_max_occlusion"):
+        if not 0.0 <= getattr(data, name) <= 1.0:
+            raise ValueError(f"data.{name} must be in [0, 1], got {getattr(data, name)}")
 
 
 def _plain(value: Any) -> Any:
@@ -137,7 +181,10 @@ def _convert(value: Any, hint: Any, where: str) -> Any:
             raise TypeError(f"{where}: expected a mapping, got {value!r}")
         return dict(value)
     if origin in (typing.Union, types.UnionType):
-        return value
+        options = [a for a in typing.get_args(hint) if a is not type(None)]
+        if value is None and len(options) < len(typing.get_args(hint)):
+            return None
+        return _convert(value, options[0], where) if len(options) == 1 else value
     if hint is float:
         return _to_float(value, where)
     if hint in (int, str, bool) and type(value) is not hint:

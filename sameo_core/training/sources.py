@@ -7,16 +7,25 @@ what makes ``--resume`` exact and gives every rank its own stream (DistributedSa
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from sameo_core.data.filters import (
+    DEFAULT_FILTERS,
+    FilterConfig,
+    FilterReport,
+    apply_filters,
+    filter_config,
+)
 from sameo_core.data.images import read_image_rgb
 from sameo_core.data.procedural_scenes import SceneConfig, generate_scene
+from sameo_core.data.read_report import ReadReport
 from sameo_core.data.records import ImageGroup, group_by_image
-from sameo_core.data.registry import parse_spec, read_dataset
+from sameo_core.data.registry import has_visible_masks, parse_spec, read_dataset
 from sameo_core.training.batches import Sample
+from sameo_core.training.recipe import DataSpec
 
 SHAPES = "shapes"
 
@@ -45,10 +54,27 @@ class ProceduralScenes:
 
 @dataclass
 class FileSource:
-    """The images of a stored dataset, each with its validated instances."""
+    """The images of a stored dataset, each with its validated instances (after the quality
+    filters, when `open_source` was given any)."""
 
     name: str
     groups: list[ImageGroup]
+    read_report: ReadReport | None = None
+    filter_report: FilterReport | None = None
+    filters: tuple[str, ...] = field(default=())
+
+    def summary(self) -> dict[str, object]:
+        """What was read and what the filters removed (printed and logged at the start)."""
+        out: dict[str, object] = {
+            "source": self.name, "images": len(self.groups),
+            "instances": sum(len(g.instances) for g in self.groups),
+            "filters": list(self.filters),
+        }  # fmt: skip
+        if self.filter_report is not None:
+            out["removed"] = dict(sorted(self.filter_report.removed.items()))
+        if self.read_report is not None:
+            out["dropped_by_reader"] = dict(sorted(self.read_report.bad.items()))
+        return out
 
     def __len__(self) -> int:
         return len(self.groups)
@@ -75,13 +101,39 @@ class FileSource:
 Source = ProceduralScenes | FileSource
 
 
-def open_source(spec: str, image_root: str = "", shapes_image_size: int = 128) -> Source:
-    """``shapes`` or ``FORMAT:PATH`` (a reader name of ``sameo_core.data.registry``)."""
+def source_filters(data: DataSpec, index: int) -> FilterConfig | None:
+    """The quality filters of ``data.sources[index]``: its entry of ``data.filters``, else its
+    format's default (``sameo_core.data.filters.DEFAULT_FILTERS``); None for ``shapes``."""
+    spec = data.sources[index]
+    if spec == SHAPES:
+        return None
+    names = data.filters[index] if data.filters else DEFAULT_FILTERS.get(parse_spec(spec)[0], ())
+    return filter_config(
+        names, min_visible_fraction=data.filter_min_visible,
+        max_image_fraction=data.filter_max_image_share, max_occlusion=data.filter_max_occlusion,
+    )  # fmt: skip
+
+
+def open_source(
+    spec: str,
+    image_root: str = "",
+    shapes_image_size: int = 128,
+    filters: FilterConfig | None = None,
+) -> Source:
+    """``shapes`` or ``FORMAT:PATH`` (a reader name of ``sameo_core.data.registry``), with the
+    quality ``filters`` applied to a stored dataset (None: every valid instance)."""
     if spec == SHAPES:
         return ProceduralScenes(shapes_image_size)
     fmt, path = parse_spec(spec)
+    if not has_visible_masks(fmt):
+        raise ValueError(f"data source {spec!r}: format {fmt} has no visible masks, which "
+                         "visible-box prompts and occlusion rates need")  # fmt: skip
     result = read_dataset(fmt, path, image_root or None)
-    groups = group_by_image(result.records)
+    records, report = result.records, None
+    if filters is not None:
+        records, report = apply_filters(records, filters)
+    groups = group_by_image(records)
     if not groups:
         raise ValueError(f"data source {spec!r} holds no usable instance")
-    return FileSource(f"{fmt}:{Path(path).name}", groups)
+    names = filters.names if filters is not None else ()
+    return FileSource(f"{fmt}:{Path(path).name}", groups, result.report, report, names)

@@ -2,7 +2,9 @@
 
 ``StepBatches`` is a map-style dataset indexed by step, so a ``DataLoader`` with workers can
 prepare batches ahead, and resuming at step ``s`` only means starting the index range at ``s``.
-Each batch comes from one dataset, drawn with probability proportional to log(size) (paper 4.3).
+Each global step takes its images from one dataset, drawn with probability proportional to
+log(size) (paper 4.3): the draw depends on (seed, s) only, so under DDP every rank uses the same
+dataset at a step, while each rank draws its own images of it from (seed, r, s).
 """
 
 from __future__ import annotations
@@ -35,6 +37,9 @@ def prompt_box(sample: Sample, index: int, cfg: PromptConfig, rng: np.random.Gen
 
 
 class StepBatches(Dataset):
+    """Batches of one rank. ``instances_per_batch`` counts prompted instances, or images (each
+    with up to ``spec.max_instances_per_image`` prompts) when ``batch_unit`` is ``"images"``."""
+
     def __init__(
         self,
         sources: Sequence[Source],
@@ -44,9 +49,13 @@ class StepBatches(Dataset):
         mask_size: int,
         seed: int,
         rank: int = 0,
+        batch_unit: str = "instances",
     ) -> None:
         if not sources:
             raise ValueError("no data source")
+        if batch_unit not in ("instances", "images"):
+            raise ValueError(f"batch_unit must be 'instances' or 'images', got {batch_unit!r}")
+        self.count_images = batch_unit == "images"
         self.sources = list(sources)
         # The data helper's mixer: p(dataset) = log(size) / sum(log sizes) (paper, section 4.3).
         mixer = DatasetMixer({f"{i}:{s.name}": len(s) for i, s in enumerate(self.sources)})
@@ -62,23 +71,29 @@ class StepBatches(Dataset):
     def __len__(self) -> int:
         return 2**62
 
+    def source_index(self, step: int) -> int:
+        """The dataset of global step ``step``, the same on every rank."""
+        rng = np.random.default_rng([self.seed, step])
+        return int(rng.choice(len(self.sources), p=self.weights))
+
     def __getitem__(self, step: int) -> InstanceBatch:
         rng = np.random.default_rng([self.seed, self.rank, step])
-        source = self.sources[int(rng.choice(len(self.sources), p=self.weights))]
+        source = self.sources[self.source_index(step)]
         samples, picks, boxes = [], [], []
-        needed = self.instances_per_batch
+        needed = self.instances_per_batch  # instances (or images) still to take
+        limit = self.spec.max_instances_per_image
         for _ in range(100 * self.instances_per_batch):
             if needed == 0:
                 break
             sample = source.sample(rng)
             usable = rng.permutation(usable_instances(sample, self.spec.min_visible_fraction))
-            pick = usable[: min(needed, self.spec.max_instances_per_image)]
+            pick = usable[: limit if self.count_images else min(needed, limit)]
             if len(pick) == 0:
                 continue
             samples.append(sample)
             picks.append(pick)
             boxes.append(np.stack([prompt_box(sample, int(i), self.prompts, rng) for i in pick]))
-            needed -= len(pick)
+            needed -= 1 if self.count_images else len(pick)
         if needed:
             raise ValueError(f"source {source.name} yields too few usable instances")
         return collate(samples, picks, boxes, self.img_size, self.mask_size)

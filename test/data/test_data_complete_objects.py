@@ -77,7 +77,7 @@ def test_synthesis_from_a_coco_instances_file(coco_source, tmp_path):
     job = Job(tmp_path / "out", str(coco_source), 3, 4, synth=SynthConfig((0.1, 0.6)))
     generate(job)
     result = read_dataset("amodal_coco", tmp_path / "out" / "annotations.json")
-    assert len(result.records) == 9 and result.report.num_bad == 0
+    assert len(result.records) == 6 and result.report.num_bad == 0
     occluded = [r for r in result.records if r.is_occluded]
     assert len(occluded) == 3 and all(0.1 <= r.occlusion_rate <= 0.6 for r in occluded)
     for rec in result.records:
@@ -107,3 +107,65 @@ def test_records_source_never_pairs_an_object_with_itself(coco_source):
         shapes = {i: (int(o.amodal_box[3]), int(o.amodal_box[2])) for i, o in enumerate(objects)}
         assert len(set(shapes.values())) == 3
         assert patch.mask.shape in {s for i, s in shapes.items() if i != scene.key}
+
+
+def _random_checkpoint(tmp_path: Path) -> Path:
+    import torch
+
+    from sameo_core.model import build_sameo
+    from sameo_core.model.checkpoint import save_checkpoint
+
+    torch.manual_seed(0)
+    path = tmp_path / "tiny.pt"
+    save_checkpoint(path, build_sameo("test"))
+    return path
+
+
+def test_model_check_callable_is_the_predictor_encoding_each_image_once(tmp_path, monkeypatch):
+    import torch
+
+    from sameo_core.inference import AmodalPredictor
+    from sameo_core.model import build_sameo
+    from training.synthesize import model_completeness_check
+
+    ckpt = _random_checkpoint(tmp_path)
+    encoded = []
+    original = AmodalPredictor.set_image
+    monkeypatch.setattr(AmodalPredictor, "set_image",
+                        lambda self, image: encoded.append(1) or original(self, image))
+    check = model_completeness_check(str(ckpt), 0.8)
+    image = np.random.default_rng(1).integers(0, 255, (S, S, 3), np.uint8)
+    boxes = [(5, 5, 20, 20), (30, 30, 20, 20)]
+    masks = [check.predict(image, box) for box in boxes]
+    assert len(encoded) == 1 and check.min_iou == 0.8
+    reference = AmodalPredictor(build_sameo(checkpoint=ckpt), device=torch.device("cpu"))
+    reference.set_image(image)
+    expected = reference.predict(np.array([[5, 5, 25, 25], [30, 30, 50, 50]], float)).masks
+    for mask, out in zip(masks, expected):
+        assert mask.shape == (S, S) and np.array_equal(mask, out.amodal.paste(S, S))
+
+
+def test_completeness_checkpoint_on_the_command_line(coco_source, tmp_path, capsys):
+    import subprocess
+    import sys
+
+    from training.synthesize import main
+
+    ckpt = _random_checkpoint(tmp_path)
+    args = ["--source", str(coco_source), "--num-images", "2", "--seed", "0",
+            "--completeness-checkpoint", str(ckpt)]  # fmt: skip
+    # IoU >= 0 keeps every candidate: the model ran on all 3 complete objects
+    assert main([*args, "--out", str(tmp_path / "all"), "--completeness-min-iou", "0"]) == 0
+    assert "kept 3 of 3 complete objects" in capsys.readouterr().out
+    meta = json.loads((tmp_path / "all" / "meta.json").read_text())
+    assert meta["completeness_checkpoint"] == str(ckpt) and meta["completeness_min_iou"] == 0
+    with pytest.raises(ValueError, match="procedural shapes"):
+        main(["--source", "shapes", "--num-images", "1", "--seed", "0", "--out",
+              str(tmp_path / "s"), "--completeness-checkpoint", str(ckpt)])  # fmt: skip
+    # the command, IoU >= 1 with a random model: none kept, a one-line error, exit code 2
+    root = Path(__file__).resolve().parents[2]
+    cmd = [sys.executable, "-m", "training.synthesize", *args, "--out", str(tmp_path / "none"),
+           "--completeness-min-iou", "1"]  # fmt: skip
+    done = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
+    assert done.returncode == 2 and "kept 0 of 3" in done.stdout
+    assert done.stderr.strip().splitlines()[-1].startswith("error: need at least 2 complete")

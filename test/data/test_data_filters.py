@@ -67,3 +67,25 @@ def test_config_is_frozen_and_validated():
         FilterConfig().drop_stuff = False  # type: ignore[misc]
     with pytest.raises(ValueError, match="min_visible_fraction"):
         FilterConfig(min_visible_fraction=1.5)
+
+
+def test_heavy_occlusion_filter_is_off_by_default_and_thresholded():
+    heavy = _rec("heavy", BOX, rect_mask(0, 0, 5, 3))  # 15 % visible: 85 % hidden
+    assert "heavy_occlusion" not in apply_filters([heavy])[1].removed
+    kept, report = apply_filters([heavy, RECORDS[0]], FilterConfig(max_occlusion=0.8))
+    assert _ids(kept) == ["ok"] and report.removed["heavy_occlusion"] == 1
+    kept, _ = apply_filters([heavy], FilterConfig(max_occlusion=0.85))  # not above 0.85
+    assert _ids(kept) == ["heavy"]
+
+
+def test_filter_config_enables_exactly_the_named_filters():
+    from sameo_core.data.filters import DEFAULT_MAX_OCCLUSION, FILTER_NAMES, filter_config
+
+    assert filter_config([]).names == ()
+    assert filter_config(FILTER_NAMES).names == FILTER_NAMES
+    cfg = filter_config(["heavy_occlusion", "stuff"], max_occlusion=0.7)
+    assert cfg.names == ("stuff", "heavy_occlusion") and cfg.max_occlusion == 0.7
+    assert filter_config(["heavy_occlusion"]).max_occlusion == DEFAULT_MAX_OCCLUSION == 0.8
+    assert FilterConfig().names == ("low_visible", "large", "stuff")
+    with pytest.raises(ValueError, match="unknown filter"):
+        filter_config(["walls"])

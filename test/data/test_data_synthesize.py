@@ -21,8 +21,9 @@ RANGE = (0.2, 0.5)
 N = 8
 
 
-def _job(out: Path, seed: int = 11) -> Job:
-    return Job(out, "shapes", N, seed, image_size=128, synth=SynthConfig(occlusion_range=RANGE))
+def _job(out: Path, seed: int = 11, **synth: object) -> Job:
+    return Job(out, "shapes", N, seed, image_size=128,
+               synth=SynthConfig(occlusion_range=RANGE, **synth))  # fmt: skip
 
 
 def _tree(path: Path) -> dict[str, bytes]:
@@ -43,8 +44,16 @@ def coco(base):
     return json.loads((base / "annotations.json").read_text())
 
 
+@pytest.fixture(scope="module")
+def with_occluders(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("synth") / "occluders"
+    generate(_job(out, annotate_occluders=True))
+    return out
+
+
 def test_images_and_json_agree(base, coco):
-    assert len(coco["images"]) == 2 * N and len(coco["annotations"]) == 3 * N
+    assert len(coco["images"]) == 2 * N and len(coco["annotations"]) == 2 * N
+    assert {a["role"] for a in coco["annotations"]} == {"target"}  # occluders not annotated
     assert len(list((base / "images").glob("*.png"))) == 2 * N
     images = {img["id"]: img for img in coco["images"]}
     for img in coco["images"]:
@@ -75,9 +84,27 @@ def test_occluded_targets_are_strictly_hidden_within_the_range(coco):
         assert ann["visible_bbox"] == list(rle.bbox(ann["visible_mask"]))
 
 
-def test_both_versions_of_every_target_are_present(base, coco):
+@pytest.mark.parametrize(("annotate_occluders", "poi"), [(False, 50.0), (True, 100 / 3)])
+def test_generated_poi_is_balanced(tmp_path, annotate_occluders, poi):
+    """Table-1 POI measured on generated output: 50 % (paper's Amodal-LVIS) by default."""
+    from sameo_core.data.table1 import dataset_stats
+
+    pairs = 30
+    job = Job(tmp_path, "shapes", pairs, 3, image_size=64,
+              synth=SynthConfig(annotate_occluders=annotate_occluders))  # fmt: skip
+    generate(job)
+    records = read_dataset("amodal_coco", tmp_path / "annotations.json").records
+    stats = dataset_stats("synth", records)
+    assert abs(stats.poi - poi) <= 2.0, stats
+    assert stats.instances == (3 if annotate_occluders else 2) * pairs
+
+
+def test_both_versions_of_every_target_are_present(with_occluders):
+    base = with_occluders
+    coco = json.loads((base / "annotations.json").read_text())
     by_id = {a["id"]: a for a in coco["annotations"]}
     images = {img["id"]: img for img in coco["images"]}
+    assert len(by_id) == 3 * N
     for ann in by_id.values():
         if ann["role"] == "occluder":
             amodal, visible = _masks(ann)
@@ -99,8 +126,10 @@ def test_both_versions_of_every_target_are_present(base, coco):
 
 def test_reader_and_ids_round_trip(base):
     result = read_dataset("amodal_coco", base / "annotations.json")
-    assert len(result.records) == 3 * N and result.report.num_bad == 0
+    assert len(result.records) == 2 * N and result.report.num_bad == 0
     assert sum(r.is_occluded for r in result.records) == N
+    # ids depend on the index only: 3i+1 occluded target, 3i+3 original (3i+2: occluder)
+    assert [r.annotation_id for r in result.records[:4]] == [1, 3, 4, 6]
 
 
 def test_same_seed_is_byte_identical_and_seed_matters(base, tmp_path):

@@ -43,6 +43,8 @@ COMMANDS = {
     "replay": ["sameo_ros.replay", "{missing}", "{tmp}/out_bag", "--image-topic", "/image",
                "--detections-topic", "/detections"],
     "node_demo": ["sameo_ros.harness.node_demo", "--checkpoint", "{missing}"],
+    "ablation_prompts": ["training.ablation_prompts", "--gt", "{missing}", "--out",
+                         "{tmp}/ablation"],
 }  # fmt: skip
 
 

@@ -51,3 +51,50 @@ def test_embedding_cache_benchmark(tmp_path, synth_gt):
     assert report["s_per_step_computed"] > 0 and report["s_per_step_cached"] > 0
     assert report["speedup"] == report["s_per_step_computed"] / report["s_per_step_cached"]
     assert "speed" in proc.stdout.lower()
+
+
+def test_prompt_ablation_table(tmp_path, synth_gt, capsys):
+    """Table 5 at toy scale: three trainings (amodal / modal / random GT boxes), each evaluated
+    with amodal and modal front-end boxes, averaged; finished runs are reused."""
+    import yaml
+    from helpers.tiny_training import tiny_overrides
+
+    from training.ablation_prompts import main
+
+    config = str(REPO / "config" / "train_cpu_shapes.yaml")
+    argv = ["--gt", str(synth_gt), "--out", str(tmp_path / "abl"), "--config", config,
+            "--json", str(tmp_path / "t5.json"), "--markdown", str(tmp_path / "t5.md"),
+            *tiny_overrides(tmp_path / "ignored", 2)]  # fmt: skip
+    report = main(argv)
+    assert list(report["table5"]) == ["amodal", "modal", "random"]
+    for variant, probability in (("amodal", 1.0), ("modal", 0.0), ("random", 0.5)):
+        run = yaml.safe_load((tmp_path / "abl" / variant / "config.yaml").read_text())
+        assert run["data"]["prompt_amodal_prob"] == probability and run["run"]["steps"] == 2
+        rows = report["rows"][variant]
+        assert set(rows) == {"amodal", "modal"}
+        for metric in ("AP", "AP50", "AP75", "AR100"):
+            mean = (rows["amodal"][metric] + rows["modal"][metric]) / 2
+            assert report["table5"][variant][metric] == mean
+    table = (tmp_path / "t5.md").read_text().splitlines()
+    assert table[0] == "| box prompt in training | AP | AP50 | AP75 | AR |"
+    assert [line.split("|")[1].strip() for line in table[2:5]] == ["amodal", "modal", "random"]
+    assert json.loads((tmp_path / "t5.json").read_text())["table5"] == report["table5"]
+    capsys.readouterr()
+    again = main([*argv[:6], *argv[10:], "--variants", "random"])
+    assert capsys.readouterr().out.count("reusing the finished run") == 1
+    assert again["table5"]["random"] == report["table5"]["random"]
+
+
+def test_front_end_jitter_moves_boxes_inside_the_image(synth_gt):
+    from sameo_core.evaluation.coco_eval import load_gt
+    from training.ablation_prompts import front_end_prompts
+
+    gt = load_gt(synth_gt)
+    exact = front_end_prompts(gt, "modal", 0.0, 0)
+    moved = front_end_prompts(gt, "modal", 0.1, 0)
+    assert [p.ann_id for p in exact] == [p.ann_id for p in moved]
+    assert any(a.box != b.box for a, b in zip(exact, moved))
+    assert front_end_prompts(gt, "modal", 0.1, 0) == moved  # seeded
+    for p in moved:
+        x0, y0, x1, y1 = p.box
+        assert 0 <= x0 < x1 <= 64 and 0 <= y0 < y1 <= 64

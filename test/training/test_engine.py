@@ -84,3 +84,25 @@ def test_fully_hidden_instances_are_not_prompted():
 
     keep = usable_instances(Sample(sample.image, sample.amodal, hidden), 0.0)
     assert 0 not in keep and len(keep) == len(sample.amodal) - 1
+
+
+def test_image_batches_take_every_usable_instance_of_each_image():
+    from pathlib import Path
+
+    from sameo_core.data import rle
+    from sameo_core.training.sources import open_source
+
+    demo = open_source(f"cocoa:{Path(__file__).resolve().parents[1] / 'data' / 'cocoa_demo'}")
+    usable = {f"{g.source}/{g.image_id}": sum(rle.area(r.visible_rle) > 0 for r in g.instances)
+              for g in demo.groups}  # fmt: skip
+    assert sorted(usable.values())[-1] > 3  # some image has more instances than the cap below
+    for cap in (20, 3):
+        spec = DataSpec(max_instances_per_image=cap)
+        batches = StepBatches([demo], spec, 2, 64, 16, seed=2, batch_unit="images")
+        for step in range(3):
+            batch = batches[step]
+            assert len(batch.images) == 2
+            counts = np.bincount(batch.image_index.numpy(), minlength=2).tolist()
+            assert counts == [min(cap, usable[k]) for k in batch.keys]
+    with pytest.raises(ValueError, match="batch_unit"):
+        StepBatches([demo], DataSpec(), 2, 64, 16, seed=2, batch_unit="pixels")

@@ -1,5 +1,6 @@
 """`training.train` runs: exact resume, DDP on two CPU processes (gloo), stop on a NaN loss."""
 
+import json
 import os
 import socket
 import subprocess
@@ -63,6 +64,25 @@ def test_ddp_two_cpu_processes(tmp_path):
     assert state["sameo"]["train_config"]["optim"]["batch_size"] == 4  # 2 instances per rank
     log = (out / "log.jsonl").read_text()
     assert '"split": "train"' in log
+
+
+def test_ddp_ranks_share_the_dataset_of_each_step(tmp_path, synth_gt):
+    """Two gloo processes: at every step both ranks draw from the same dataset (paper 4.3: one
+    dataset per batch), each its own images of it, and the dataset changes between steps."""
+    out, steps = tmp_path / "choice.json", 12
+    specs = [f"{fmt}:{synth_gt}" for fmt in ("amodal_coco", "cocoa_cls", "d2sa")]
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+           "--master_addr", "127.0.0.1", "--master_port", str(_free_port()),
+           str(REPO / "test" / "helpers" / "ddp_dataset_choice.py"), str(out), str(steps),
+           *specs]  # fmt: skip
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(REPO))
+    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=150)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(out.read_text())
+    for step, (rank0, rank1) in enumerate(report["datasets"]):
+        assert len(rank0) == 1 and rank0 == rank1, (step, rank0, rank1)
+    assert len({ranks[0][0] for ranks in report["datasets"]}) >= 2  # not a constant choice
+    assert any(k0 != k1 for k0, k1 in report["keys"])  # each rank its own images
 
 
 class _NanCriterion(SameoCriterion):
