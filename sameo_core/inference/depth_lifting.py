@@ -25,9 +25,11 @@ flat surface's sensor noise, and the median and MAD stay put until half the read
 rule removes is what goes wrong in practice: a mask that bleeds onto the occluder or the
 background (readings far in front of or behind the object), "flying pixels" that mix both depths
 along depth edges, multipath spikes. The floor keeps a flat, quantised (1 mm) surface, whose MAD
-can be 0, from rejecting readings a millimetre off. Limit: when more than half of the valid
-readings under the visible mask belong to another surface (a mask or box mostly off the
-object), the object gets that surface's depth.
+can be 0, from rejecting readings a millimetre off. When no surface holds half of the readings
+(1.4826 · MAD above max_spread = 10 % of m: a thin sliver along a depth edge, all flying pixels)
+the median is a mixture of depths and the object gets no 3D (NO_SURFACE) rather than a wrong
+one. Limit: when more than half of the valid readings under the visible mask belong to another
+surface (a mask or box mostly off the object), the object gets that surface's depth.
 
 Outcomes: per object, 3D (`Object3D`) or a reason in `DepthLifting.failed` (the constants
 below); per frame, `DepthInputError` (from `sameo_core.camera`, or DEPTH_ALL_INVALID) when the
@@ -58,6 +60,7 @@ DEPTH_ALL_INVALID = "depth is all invalid"
 NO_VISIBLE_PIXELS = "no visible pixel inside the image"
 NO_VALID_DEPTH = "no valid depth reading on the visible part"
 TOO_FEW_POINTS = "too few valid depth points on the visible part"
+NO_SURFACE = "no surface shared by half of the visible depth readings"
 
 MAD_TO_SIGMA = 1.4826  # 1 / Φ⁻¹(3/4): MAD → standard deviation for Gaussian noise
 
@@ -72,12 +75,18 @@ class LiftingConfig:
       At least half of them survive the outlier rule (k ≥ 1 keeps everything within one MAD).
     mad_k: half-width of the inlier band in robust standard deviations (1.4826 · MAD).
     min_tolerance_m: the band's smallest half-width, in metres.
+    max_spread: the largest robust relative spread 1.4826 · MAD / m of an object's valid
+      readings. Above it no surface holds half of them (half lie within ±MAD of m, and 0.1 puts
+      MAD at 6.7 % of the depth), the median is a mixture of surfaces, and the object gets
+      NO_SURFACE instead of a wrong depth (seen on thin slivers along depth edges, all flying
+      pixels). A box seen at 45 degrees, 30 cm wide at 1 m, spreads about 0.07.
     max_depth_m: readings above it are invalid (beyond any RGB-D sensor; catches garbage floats).
     """
 
     min_valid_points: int = 20
     mad_k: float = 3.0
     min_tolerance_m: float = 0.005
+    max_spread: float = 0.1
     max_depth_m: float = 100.0
 
     def __post_init__(self) -> None:
@@ -87,6 +96,8 @@ class LiftingConfig:
             raise ValueError(f"mad_k must be ≥ 1 (the band must hold one MAD), got {self.mad_k}")
         if not self.min_tolerance_m >= 0.0:
             raise ValueError(f"min_tolerance_m must be ≥ 0, got {self.min_tolerance_m}")
+        if not self.max_spread > 0.0:
+            raise ValueError(f"max_spread must be > 0, got {self.max_spread}")
         if not 0.0 < self.max_depth_m < np.inf:
             raise ValueError(f"max_depth_m must be positive and finite, got {self.max_depth_m}")
 
@@ -129,7 +140,7 @@ class DepthLifting:
 
     objects: one Object3D per object that has 3D, in input order.
     failed: {object index: reason} for the others (NO_VISIBLE_PIXELS, NO_VALID_DEPTH,
-      TOO_FEW_POINTS).
+      TOO_FEW_POINTS, NO_SURFACE).
     order_evidence: {(i, j): score} for i < j, every pair whose amodal masks overlap inside the
       image; score in [-1, 1], positive when i is in front of j (see `depth_order_evidence`;
       objects that failed with NO_VISIBLE_PIXELS count as hidden there).
@@ -202,12 +213,15 @@ def _lift_one(
         return TOO_FEW_POINTS
     median = _median(z)
     spread = np.abs(z - median)
-    tolerance = max(cfg.mad_k * MAD_TO_SIGMA * _median(spread), cfg.min_tolerance_m)
+    sigma = MAD_TO_SIGMA * _median(spread)
+    if sigma > cfg.max_spread * median:
+        return NO_SURFACE
+    tolerance = max(cfg.mad_k * sigma, cfg.min_tolerance_m)
     inlier = spread <= tolerance
     z = z[inlier]
     x = np.broadcast_to(camera.column_rays(cols.start, cols.stop), window.shape)[valid][inlier]
     y = np.broadcast_to(camera.row_rays(rows.start, rows.stop)[:, None], window.shape)[valid]
-    points = np.stack([x * z, y[inlier] * z, z], axis=1)
+    x, y = x * z, y[inlier] * z
     object_depth = _median(z)
     # The extent of the whole object: box of amodal ∪ visible = union of their boxes.
     boxes = [b for b in (amodal.box(), visible.box()) if b.any()]
@@ -216,12 +230,16 @@ def _lift_one(
     # Outer pixel edges: an exclusive end x1 is the edge x1 - 1/2 in centre coordinates.
     low = camera.back_project(x0 - 0.5, y0 - 0.5, object_depth)
     high = camera.back_project(x1 - 0.5, y1 - 0.5, object_depth)
-    z_min, z_max = float(z.min()), float(z.max())
+    # Reductions over the 1-D coordinates (contiguous), not over the axis 0 of [n, 3] points.
+    low_visible = [float(c.min()) for c in (x, y, z)]
+    high_visible = [float(c.max()) for c in (x, y, z)]
+    points = np.empty((len(z), 3), np.float32)
+    points[:, 0], points[:, 1], points[:, 2] = x, y, z
     return Object3D(
-        index=index, points=points.astype(np.float32), depth=object_depth,
-        tolerance=tolerance, centroid=points.mean(axis=0),
-        visible_box=np.concatenate([points.min(axis=0), points.max(axis=0)]),
-        amodal_box=np.array([low[0], low[1], z_min, high[0], high[1], z_max]),
+        index=index, points=points, depth=object_depth, tolerance=tolerance,
+        centroid=np.array([x.mean(), y.mean(), z.mean()]),
+        visible_box=np.array(low_visible + high_visible),
+        amodal_box=np.array([low[0], low[1], low_visible[2], high[0], high[1], high_visible[2]]),
         valid_points=int(len(spread)),
     )
 
@@ -259,33 +277,67 @@ def depth_order_evidence(
     left = np.maximum(bounds[:, None, 2], bounds[None, :, 2])
     right = np.minimum(bounds[:, None, 3], bounds[None, :, 3])
     candidates = np.argwhere(np.triu((bottom > top) & (right > left), k=1))
+    valid = _valid(depth_m, cfg.max_depth_m)
+    surfaces: dict[int, _Surface | None] = {}
+
+    def surface(k: int) -> _Surface | None:
+        if k not in surfaces:
+            surfaces[k] = _surface(lifted.get(k), k in hidden, depth_m, valid, bounds[k])
+        return surfaces[k]
+
     evidence: dict[tuple[int, int], float] = {}
     for i, j in candidates.tolist():
         t, b, le, r = top[i, j], bottom[i, j], left[i, j], right[i, j]
         overlap = _sub_mask(amodal[i], t, b, le, r) & _sub_mask(amodal[j], t, b, le, r)
         if not overlap.any():
             continue
-        a, c = lifted.get(i), lifted.get(j)
-        if (a is None and i not in hidden) or (c is None and j not in hidden) or (
-            a is None and c is None
-        ):
+        a, c = surface(i), surface(j)
+        if a is None or c is None or (a.on is None and c.on is None):
             evidence[(i, j)] = 0.0
             continue
-        z = depth_m[t:b, le:r][overlap]
-        z = z[_valid(z, cfg.max_depth_m)]
-        votes = _votes(z, a, c) - _votes(z, c, a)
-        evidence[(i, j)] = votes / max(len(z), cfg.min_valid_points)
+        votes = _votes(overlap, a, c, t, b, le, r) - _votes(overlap, c, a, t, b, le, r)
+        readings = int(np.count_nonzero(overlap & valid[t:b, le:r]))
+        evidence[(i, j)] = votes / max(readings, cfg.min_valid_points)
     return evidence
 
 
-def _votes(z: np.ndarray, front: Object3D | None, back: Object3D | None) -> int:
-    """Readings z that lie on `front`'s surface with `back`'s surface behind them (a hidden
-    `back` is behind every reading; a hidden `front` is seen nowhere)."""
-    if front is None:
+@dataclass(frozen=True)
+class _Surface:
+    """Over an object's image-clipped ROI (`bounds`: top, bottom, left, right): `on`, where a
+    valid reading lies on its surface, and `nearer`, where a reading lies in front of it. A
+    hidden object has no surface (on None) and everything is in front of it (nearer None)."""
+
+    bounds: np.ndarray
+    on: np.ndarray | None
+    nearer: np.ndarray | None
+
+    def part(self, array: np.ndarray, t: int, b: int, le: int, r: int) -> np.ndarray:
+        top, _, left, _ = self.bounds
+        return array[t - top : b - top, le - left : r - left]
+
+
+def _surface(
+    lifted: Object3D | None, hidden: bool, depth_m: np.ndarray, valid: np.ndarray,
+    bounds: np.ndarray,
+) -> _Surface | None:
+    if lifted is None:
+        return _Surface(bounds, None, None) if hidden else None
+    top, bottom, left, right = bounds
+    z = depth_m[top:bottom, left:right]
+    on = (np.abs(z - lifted.depth) <= lifted.tolerance) & valid[top:bottom, left:right]
+    return _Surface(bounds, on, z < lifted.depth - lifted.tolerance)
+
+
+def _votes(
+    overlap: np.ndarray, front: _Surface, back: _Surface, t: int, b: int, le: int, r: int
+) -> int:
+    """Readings of the overlap (image rows t..b-1, columns le..r-1) that lie on `front`'s
+    surface with `back`'s surface behind them."""
+    if front.on is None:
         return 0
-    on_front = np.abs(z - front.depth) <= front.tolerance
-    if back is not None:
-        on_front &= z < back.depth - back.tolerance
+    on_front = overlap & front.part(front.on, t, b, le, r)
+    if back.nearer is not None:
+        on_front &= back.part(back.nearer, t, b, le, r)
     return int(np.count_nonzero(on_front))
 
 
@@ -350,6 +402,7 @@ def lift_objects(
 __all__ = [
     "DEPTH_ALL_INVALID",
     "MAD_TO_SIGMA",
+    "NO_SURFACE",
     "NO_VALID_DEPTH",
     "NO_VISIBLE_PIXELS",
     "TOO_FEW_POINTS",

@@ -25,6 +25,7 @@ from sameo_core.data.shapes import ObjectPatch, texture
 from sameo_core.geometry import RoiMask
 from sameo_core.inference.depth_lifting import (
     DEPTH_ALL_INVALID,
+    NO_SURFACE,
     NO_VALID_DEPTH,
     NO_VISIBLE_PIXELS,
     TOO_FEW_POINTS,
@@ -181,6 +182,24 @@ def test_a_plane_mostly_covered_by_wrong_readings_keeps_its_depth():
     assert back.valid_points - len(back.points) == wrong.sum()
 
 
+def test_readings_without_a_majority_surface_give_no_3d_rather_than_a_mixture():
+    scene = half_occluded_scene()
+    depth = scene.depth_m.copy()
+    full = scene.visible[0].paste(*SIZE)
+    rows, cols = np.nonzero(full)
+    thirds = np.arange(len(rows)) % 3  # three surfaces, none with half of the readings
+    depth[rows, cols] = np.choose(thirds, [0.9, 1.2, 1.6]).astype(np.float32)
+    result = lift_objects(scene.visible, scene.amodal, depth, CAMERA, SIZE)
+    assert result.failed == {0: NO_SURFACE}
+    assert result.order_evidence == {(0, 1): 0.0}
+    depth[rows, cols] = np.choose(thirds % 2, [1.2, 1.6]).astype(np.float32)  # 2/3 at 1.2 m
+    (back, _) = lift_objects(scene.visible, scene.amodal, depth, CAMERA, SIZE).objects
+    assert back.depth == pytest.approx(1.2)
+    loose = LiftingConfig(max_spread=1.0)
+    depth[rows, cols] = np.choose(thirds, [0.9, 1.2, 1.6]).astype(np.float32)
+    assert lift_objects(scene.visible, scene.amodal, depth, CAMERA, SIZE, loose).failed == {}
+
+
 def test_too_few_valid_points_and_no_valid_depth_are_per_object_outcomes():
     scene = half_occluded_scene()
     depth = scene.depth_m.copy()
@@ -321,6 +340,7 @@ def test_order_evidence_alone_matches_the_frame_result():
 
 @pytest.mark.parametrize("kwargs", [
     {"min_valid_points": 0}, {"mad_k": 0.5}, {"min_tolerance_m": -1.0}, {"max_depth_m": np.inf},
+    {"max_spread": 0.0},
 ])  # fmt: skip
 def test_config_refuses_bad_values(kwargs):
     with pytest.raises(ValueError):
