@@ -197,50 +197,49 @@ def _valid(z: np.ndarray, max_depth: float) -> np.ndarray:
 
 
 def _lift_one(
-    index: int, visible: RoiMask, amodal: RoiMask, depth: np.ndarray,
+    index: int, visible: RoiMask, amodal: RoiMask, depth: np.ndarray, valid: np.ndarray,
     camera: PinholeIntrinsics, cfg: LiftingConfig,
 ) -> Object3D | str:
+    """`depth` float metres and `valid` its validity, both on the masks' pixel grid."""
     rows, cols, mask_rows, mask_cols = visible.window(*depth.shape)
     mask = visible.mask[mask_rows, mask_cols]
     if not mask.any():
         return NO_VISIBLE_PIXELS
-    window = depth[rows, cols]
-    valid = mask & _valid(window, cfg.max_depth_m)
-    z = window[valid].astype(np.float64)
-    if len(z) == 0:
+    r, c = np.nonzero(mask & valid[rows, cols])
+    if len(r) == 0:
         return NO_VALID_DEPTH
-    if len(z) < cfg.min_valid_points:
+    if len(r) < cfg.min_valid_points:
         return TOO_FEW_POINTS
+    z = depth[rows, cols][r, c]
     median = _median(z)
-    spread = np.abs(z - median)
+    spread = np.abs(z - np.float32(median))
     sigma = MAD_TO_SIGMA * _median(spread)
     if sigma > cfg.max_spread * median:
         return NO_SURFACE
     tolerance = max(cfg.mad_k * sigma, cfg.min_tolerance_m)
     inlier = spread <= tolerance
     z = z[inlier]
-    x = np.broadcast_to(camera.column_rays(cols.start, cols.stop), window.shape)[valid][inlier]
-    y = np.broadcast_to(camera.row_rays(rows.start, rows.stop)[:, None], window.shape)[valid]
-    x, y = x * z, y[inlier] * z
+    x = camera.column_rays(cols.start, cols.stop).astype(np.float32)[c[inlier]] * z
+    y = camera.row_rays(rows.start, rows.stop).astype(np.float32)[r[inlier]] * z
     object_depth = _median(z)
-    # The extent of the whole object: box of amodal ∪ visible = union of their boxes.
+    # The extent of the whole object: box of amodal ∪ visible = union of their boxes; outer
+    # pixel edges, so the exclusive end x1 is the edge x1 - 1/2 in centre coordinates.
     boxes = [b for b in (amodal.box(), visible.box()) if b.any()]
-    x0, y0 = min(b[0] for b in boxes), min(b[1] for b in boxes)
-    x1, y1 = max(b[2] for b in boxes), max(b[3] for b in boxes)
-    # Outer pixel edges: an exclusive end x1 is the edge x1 - 1/2 in centre coordinates.
-    low = camera.back_project(x0 - 0.5, y0 - 0.5, object_depth)
-    high = camera.back_project(x1 - 0.5, y1 - 0.5, object_depth)
+    x0, y0 = min(b[0] for b in boxes) - 0.5, min(b[1] for b in boxes) - 0.5
+    x1, y1 = max(b[2] for b in boxes) - 0.5, max(b[3] for b in boxes) - 0.5
+    scale_x, scale_y = object_depth / camera.fx, object_depth / camera.fy
     # Reductions over the 1-D coordinates (contiguous), not over the axis 0 of [n, 3] points.
-    low_visible = [float(c.min()) for c in (x, y, z)]
-    high_visible = [float(c.max()) for c in (x, y, z)]
+    low = [float(v.min()) for v in (x, y, z)]
+    high = [float(v.max()) for v in (x, y, z)]
     points = np.empty((len(z), 3), np.float32)
     points[:, 0], points[:, 1], points[:, 2] = x, y, z
     return Object3D(
         index=index, points=points, depth=object_depth, tolerance=tolerance,
-        centroid=np.array([x.mean(), y.mean(), z.mean()]),
-        visible_box=np.array(low_visible + high_visible),
-        amodal_box=np.array([low[0], low[1], low_visible[2], high[0], high[1], high_visible[2]]),
-        valid_points=int(len(spread)),
+        centroid=np.array([v.mean(dtype=np.float64) for v in (x, y, z)]),
+        visible_box=np.array(low + high),
+        amodal_box=np.array([(x0 - camera.cx) * scale_x, (y0 - camera.cy) * scale_y, low[2],
+                             (x1 - camera.cx) * scale_x, (y1 - camera.cy) * scale_y, high[2]]),
+        valid_points=len(spread),
     )
 
 
@@ -266,6 +265,14 @@ def depth_order_evidence(
     depth_m: float metres on the masks' pixel grid (as `lift_objects` resamples it).
     """
     cfg = config or LiftingConfig()
+    valid = _valid(depth_m, cfg.max_depth_m)
+    return _order_evidence(amodal, depth_m, valid, objects, hidden, cfg)
+
+
+def _order_evidence(
+    amodal: Sequence[RoiMask], depth_m: np.ndarray, valid: np.ndarray,
+    objects: Sequence[Object3D], hidden: Collection[int], cfg: LiftingConfig,
+) -> dict[tuple[int, int], float]:
     height, width = depth_m.shape[:2]
     lifted = {o.index: o for o in objects}
     # Image-clipped ROI bounds (top, bottom, left, right) of every amodal mask, then candidate
@@ -277,7 +284,6 @@ def depth_order_evidence(
     left = np.maximum(bounds[:, None, 2], bounds[None, :, 2])
     right = np.minimum(bounds[:, None, 3], bounds[None, :, 3])
     candidates = np.argwhere(np.triu((bottom > top) & (right > left), k=1))
-    valid = _valid(depth_m, cfg.max_depth_m)
     surfaces: dict[int, _Surface | None] = {}
 
     def surface(k: int) -> _Surface | None:
@@ -381,7 +387,8 @@ def lift_objects(
     depth = _check_depth(depth_m)
     camera = intrinsics.scaled_to(width, height)
     depth = resample_depth(depth, (height, width))
-    if not _valid(depth, cfg.max_depth_m).any():
+    valid = _valid(depth, cfg.max_depth_m)
+    if not valid.any():
         raise DepthInputError(
             DEPTH_ALL_INVALID, f"no reading in (0, {cfg.max_depth_m:g}] m in the "
             f"{depth_m.shape[1]}x{depth_m.shape[0]} depth image"
@@ -389,13 +396,13 @@ def lift_objects(
     objects: list[Object3D] = []
     failed: dict[int, str] = {}
     for index, (vis, amo) in enumerate(zip(visible, amodal)):
-        result = _lift_one(index, vis, amo, depth, camera, cfg)
+        result = _lift_one(index, vis, amo, depth, valid, camera, cfg)
         if isinstance(result, str):
             failed[index] = result
         else:
             objects.append(result)
     hidden = [i for i, reason in failed.items() if reason == NO_VISIBLE_PIXELS]
-    evidence = depth_order_evidence(amodal, depth, objects, hidden, cfg)
+    evidence = _order_evidence(amodal, depth, valid, objects, hidden, cfg)
     return DepthLifting(objects, failed, evidence, camera, time.perf_counter() - start)
 
 

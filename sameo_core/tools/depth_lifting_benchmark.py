@@ -23,14 +23,10 @@ the order evidence) with ground-truth masks and with the model's own masks, next
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
 import statistics
-import sys
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -48,7 +44,7 @@ from sameo_core.inference import AmodalPredictor, Prediction, PredictorConfig
 from sameo_core.inference.depth_lifting import DepthLifting, lift_objects
 from sameo_core.model import SAMEO_CONFIGS, build_sameo
 from sameo_core.tools import cli
-from sameo_core.tools.inference_benchmark import machine_info, timed_side_by_side
+from sameo_core.tools.inference_benchmark import run_header, timed_side_by_side, write_results
 
 DEFAULT_CHECKPOINT = "checkpoints/demo/sameo_shapes_demo.pt"
 DEPTH_ENCODING = "16UC1"
@@ -343,11 +339,8 @@ def main(args: argparse.Namespace) -> dict[str, object]:
         model = build_sameo(checkpoint=args.checkpoint)
         predictor = AmodalPredictor(model, device, config=PredictorConfig(invalid_boxes="skip"))
     results: dict[str, object] = {
-        "command": " ".join([Path(sys.executable).name, "-m",
-                             "sameo_core.tools.depth_lifting_benchmark", *sys.argv[1:]]),
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "machine": machine_info(device), "seed": args.seed, "scenes": args.scenes,
-        "size": args.size,
+        **run_header("sameo_core.tools.depth_lifting_benchmark", device),
+        "seed": args.seed, "scenes": args.scenes, "size": args.size,
         "checkpoint": args.checkpoint, "noise": asdict(DepthNoise()),
         "mask_sources": {name: MASK_SOURCES[name].description for name in args.masks},
     }  # fmt: skip
@@ -356,10 +349,7 @@ def main(args: argparse.Namespace) -> dict[str, object]:
         _print_accuracy(results["accuracy"])
     if args.timing_frames and args.timing_models:
         results["timing_640x480_20_detections"] = timing(args, device)
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(results, indent=2))
-        print(f"wrote {args.json}")
+    write_results(args.json, results)
     return results
 
 
