@@ -198,9 +198,10 @@ def _valid(z: np.ndarray, max_depth: float) -> np.ndarray:
 
 def _lift_one(
     index: int, visible: RoiMask, amodal: RoiMask, depth: np.ndarray, valid: np.ndarray,
-    camera: PinholeIntrinsics, cfg: LiftingConfig,
+    camera: PinholeIntrinsics, rays: tuple[np.ndarray, np.ndarray], cfg: LiftingConfig,
 ) -> Object3D | str:
-    """`depth` float metres and `valid` its validity, both on the masks' pixel grid."""
+    """`depth` float metres and `valid` its validity, both on the masks' pixel grid; `rays`:
+    the column and row rays of the whole image (x = ray z, y = ray z)."""
     rows, cols, mask_rows, mask_cols = visible.window(*depth.shape)
     mask = visible.mask[mask_rows, mask_cols]
     if not mask.any():
@@ -219,8 +220,8 @@ def _lift_one(
     tolerance = max(cfg.mad_k * sigma, cfg.min_tolerance_m)
     inlier = spread <= tolerance
     z = z[inlier]
-    x = camera.column_rays(cols.start, cols.stop).astype(np.float32)[c[inlier]] * z
-    y = camera.row_rays(rows.start, rows.stop).astype(np.float32)[r[inlier]] * z
+    x = rays[0][cols][c[inlier]] * z
+    y = rays[1][rows][r[inlier]] * z
     object_depth = _median(z)
     # The extent of the whole object: box of amodal ∪ visible = union of their boxes; outer
     # pixel edges, so the exclusive end x1 is the edge x1 - 1/2 in centre coordinates.
@@ -395,8 +396,10 @@ def lift_objects(
         )  # fmt: skip
     objects: list[Object3D] = []
     failed: dict[int, str] = {}
+    rays = (camera.column_rays(0, width).astype(np.float32),
+            camera.row_rays(0, height).astype(np.float32))  # fmt: skip
     for index, (vis, amo) in enumerate(zip(visible, amodal)):
-        result = _lift_one(index, vis, amo, depth, valid, camera, cfg)
+        result = _lift_one(index, vis, amo, depth, valid, camera, rays, cfg)
         if isinstance(result, str):
             failed[index] = result
         else:
