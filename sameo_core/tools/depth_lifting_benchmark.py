@@ -4,7 +4,7 @@ synthetic RGB-D scenes with exact geometry (`sameo_core.data.rgbd_scenes`).
     python -m sameo_core.tools.depth_lifting_benchmark [--scenes 300] [--seed 20261201] \\
         [--size 640 480] [--checkpoint checkpoints/demo/sameo_shapes_demo.pt] \\
         [--masks gt predicted-amodal ...] \\
-        [--timing-frames 5] [--timing-models checkpoint vitt] [--json OUT]
+        [--timing-frames 5] [--timing-models checkpoint vitt] [--threads N] [--json OUT]
 
 Accuracy, per mask source (`MASK_SOURCES`) and depth condition (the exact depth, and the depth
 with `DepthNoise()`; both as 16UC1 millimetres, decoded as the node will decode them), over the
@@ -325,6 +325,8 @@ def get_args_parser() -> argparse.ArgumentParser:
                         help="'checkpoint' and/or variant names with random weights")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch CPU threads (default: torch's); the lifting uses one core")
     parser.add_argument("--json", default=None, help="write the results here")
     return parser
 
@@ -332,6 +334,10 @@ def get_args_parser() -> argparse.ArgumentParser:
 def main(args: argparse.Namespace) -> dict[str, object]:
     if args.scenes < 0 or args.timing_frames < 0 or args.repeats < 1:
         raise ValueError("--scenes and --timing-frames must be ≥ 0, --repeats ≥ 1")
+    if args.threads is not None:
+        if args.threads < 1:
+            raise ValueError(f"--threads must be ≥ 1, got {args.threads}")
+        torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     needs_model = any(MASK_SOURCES[m].needs_model for m in args.masks) and args.scenes > 0
     predictor = None

@@ -27,7 +27,7 @@ def test_benchmark_reports_accuracy_per_mask_source_and_timing_side_by_side(tmp_
     proc = subprocess.run(
         [sys.executable, "-m", "sameo_core.tools.depth_lifting_benchmark", "--scenes", "3",
          "--timing-frames", "1", "--repeats", "1", "--timing-models", "checkpoint",
-         "--json", str(out)],
+         "--threads", "1", "--json", str(out)],
         cwd=REPO, check=True, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     report = json.loads(out.read_text())
@@ -53,6 +53,7 @@ def test_benchmark_reports_accuracy_per_mask_source_and_timing_side_by_side(tmp_
         assert row["model_ms_median"] > 0 and row["lifting_gt_ms_median"] > 0
         assert row["share_gt"] == row["lifting_gt_ms_median"] / row["model_ms_median"]
     assert "| gt | exact |" in proc.stdout and "timing checkpoint: model" in proc.stdout
+    assert report["machine"]["threads"] == 1
 
 
 def test_predicted_mask_sources_put_each_mask_at_its_object():
