@@ -62,6 +62,15 @@ def test_mask_boxes_have_exclusive_ends_and_zero_for_empty():
         mask_boxes(np.zeros((4, 4), bool))
 
 
+def test_mask_box_of_one_mask_equals_mask_boxes():
+    rng = np.random.default_rng(0)
+    masks = rng.random((60, 17, 23)) < rng.uniform(0, 0.02, (60, 1, 1))  # some empty, some not
+    assert (~masks.any(axis=(1, 2))).any() and masks.any(axis=(1, 2)).any()
+    np.testing.assert_array_equal(np.stack([mask_box(m) for m in masks]), mask_boxes(masks))
+    with pytest.raises(ValueError, match=r"\[H, W\]"):
+        mask_box(masks)
+
+
 def test_box_conversion_round_trip():
     xywh = np.array([[1.0, 2.0, 3.0, 4.0], [0.5, 0.0, 10.0, 0.25]])
     np.testing.assert_array_equal(xywh_to_xyxy(xywh), [[1, 2, 4, 6], [0.5, 0, 10.5, 0.25]])

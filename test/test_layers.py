@@ -11,7 +11,7 @@ PACKAGE = ROOT / "sameo_core"
 
 # Lowest first. A module may import from its own part and from parts of lower layers only.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("files", "geometry"),
+    ("files", "geometry", "camera"),
     ("model", "data", "visualize"),
     ("inference",),
     ("training", "evaluation"),

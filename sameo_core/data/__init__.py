@@ -1,5 +1,6 @@
 """Amodal data: unified records, dataset readers, quality filters, Table-1 statistics,
-procedural and Amodal-LVIS-style synthetic occlusion, and training-time sampling.
+procedural and Amodal-LVIS-style synthetic occlusion, training-time sampling, and synthetic RGB-D
+scenes with exact geometry (`rgbd_scenes`).
 
 Nothing here imports a model: completeness checks take a plain callable.
 """
@@ -16,6 +17,7 @@ from sameo_core.data.procedural_scenes import SceneConfig, SceneInstance, genera
 from sameo_core.data.read_report import ReadReport, ReadResult
 from sameo_core.data.records import ImageGroup, InstanceRecord, group_by_image
 from sameo_core.data.registry import READERS, parse_spec, read_dataset
+from sameo_core.data.rgbd_scenes import RgbdScene, RgbdSceneConfig, random_rgbd_scene
 from sameo_core.data.sampling import DatasetMixer, PromptBox, PromptConfig, sample_prompt_box
 from sameo_core.data.table1 import DatasetStats, dataset_stats
 
@@ -33,6 +35,8 @@ __all__ = [
     "ReadReport",
     "ReadResult",
     "RecordsSource",
+    "RgbdScene",
+    "RgbdSceneConfig",
     "SceneConfig",
     "SceneInstance",
     "ShapeObjects",
@@ -44,6 +48,7 @@ __all__ = [
     "generate_scene",
     "group_by_image",
     "parse_spec",
+    "random_rgbd_scene",
     "read_dataset",
     "sample_prompt_box",
     "synthesize_pair",

@@ -161,6 +161,21 @@ def machine_info(device: torch.device) -> dict[str, object]:
     return info
 
 
+def run_header(module: str, device: torch.device) -> dict[str, object]:
+    """What every benchmark report starts with: the command as run, the UTC date, the machine."""
+    return {"command": " ".join([Path(sys.executable).name, "-m", module, *sys.argv[1:]]),
+            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "machine": machine_info(device)}  # fmt: skip
+
+
+def write_results(path: str | None, results: dict[str, object]) -> None:
+    """Write a benchmark report as JSON to `path` (when given), creating its folder."""
+    if path:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(json.dumps(results, indent=2))
+        print(f"wrote {path}")
+
+
 def get_args_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="Benchmark SAMEO inference")
     parser.add_argument("--device", default="cpu")
@@ -182,17 +197,12 @@ def main(args: argparse.Namespace) -> dict[str, object]:
     print(f"encoder ({args.variant}, {FRAME_SIZE[1]}x{FRAME_SIZE[0]} input): "
           f"{encoder['median_ms']:.1f} ms")
     results = {
-        "command": " ".join([Path(sys.executable).name, "-m",
-                             "sameo_core.tools.inference_benchmark", *sys.argv[1:]]),
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "machine": machine_info(device), "variant": args.variant, "dtype": args.dtype,
+        **run_header("sameo_core.tools.inference_benchmark", device),
+        "variant": args.variant, "dtype": args.dtype,
         "encoder_ms": encoder["median_ms"], "decoder": bench_decoder(predictor, args.repeats),
         "frame_720p_20_boxes": bench_frame(model, predictor, args.repeats),
     }
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(results, indent=2))
-        print(f"wrote {args.json}")
+    write_results(args.json, results)
     return results
 
 

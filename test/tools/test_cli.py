@@ -25,6 +25,8 @@ COMMANDS = {
     "image_demo_bad_checkpoint": ["sameo_core.tools.image_demo", "--checkpoint", "{garbage}"],
     "inference_benchmark": ["sameo_core.tools.inference_benchmark", "--variant", "test",
                             "--checkpoint", "{missing}"],
+    "depth_lifting_benchmark": ["sameo_core.tools.depth_lifting_benchmark", "--scenes", "1",
+                                "--checkpoint", "{missing}"],
     "onnx_export": ["sameo_core.tools.onnx_export", "--checkpoint", "{garbage}", "--out",
                     "{tmp}/onnx"],
     "train_missing_weights": ["training.train", "--config", "config/train_sameo_vitt.yaml",
