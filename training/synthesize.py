@@ -11,6 +11,11 @@ are found with the modal masks and a box-overlap test), or FORMAT:PATH for any r
 `sameo_core.data.registry` (complete = unoccluded instances). Output: DIR/images/*.png and
 DIR/annotations.json in the amodal-COCO schema (read it back with `amodal_coco:DIR/...`).
 
+SOURCE `scenes` writes multi-object procedural scenes instead of pairs (index i yields one image
+of 2-4 shapes occluding each other, `sameo_core.data.procedural_scenes`), the held-out set of the
+occlusion-order evaluation (`training.evaluate_occlusion`). Every annotation carries the true
+layer order in `occluded_by` (ids of the annotations in front of it that overlap it).
+
 Index i uses its own generator seeded by (seed, i), so output bytes do not depend on --workers
 or sharding. A rerun skips indices that are already complete (resume). With --shard I
 --num-shards K a run makes only the indices i with i % K == I; merge the shard directories:
@@ -37,8 +42,16 @@ import numpy as np
 
 from sameo_core.data.amodal_lvis import ObjectSource, SynthConfig, synthesize_pair
 from sameo_core.data.complete_objects import RecordsSource, ShapeObjects, collect_complete_objects
+from sameo_core.data.procedural_scenes import SceneConfig, generate_scene
 from sameo_core.data.registry import parse_spec, read_dataset
-from sameo_core.data.synth_store import assemble, is_complete, merge, prepare, write_pair
+from sameo_core.data.synth_store import (
+    assemble,
+    is_complete,
+    merge,
+    prepare,
+    write_pair,
+    write_scene,
+)
 from sameo_core.tools import cli
 
 
@@ -53,8 +66,15 @@ class Job:
     synth: SynthConfig = SynthConfig()
 
 
+SCENES = "scenes"  # multi-object procedural scenes, not pairs
+
+
+def scene_config(job: Job) -> SceneConfig:
+    return SceneConfig(image_size=job.image_size, occlusion_range=job.synth.occlusion_range)
+
+
 def build_source(job: Job) -> ObjectSource:
-    if job.source == "shapes":
+    if job.source in ("shapes", SCENES):
         return ShapeObjects(job.image_size)
     fmt, path = parse_spec(job.source) if ":" in job.source else ("coco_instances", job.source)
     result = read_dataset(fmt, path, job.image_root)
@@ -65,8 +85,10 @@ def meta(job: Job, source: ObjectSource) -> dict[str, object]:
     """Every setting that changes the output (not the workers nor the shard)."""
     settings = asdict(job)
     settings.pop("out")
-    if job.source != "shapes":
+    if job.source not in ("shapes", SCENES):
         settings.pop("image_size")
+    if job.source == SCENES:
+        settings["scene"] = asdict(scene_config(job))
     return {**settings, "categories": source.categories}
 
 
@@ -82,7 +104,11 @@ def _make(index: int) -> int:
     assert _WORKER is not None, "worker not initialised"
     job, source = _WORKER
     rng = np.random.default_rng([job.seed, index])
-    write_pair(job.out, index, synthesize_pair(rng, source, job.synth))
+    if job.source == SCENES:
+        cfg = scene_config(job)
+        write_scene(job.out, index, *generate_scene(rng, cfg), cfg.num_objects[1])
+    else:
+        write_pair(job.out, index, synthesize_pair(rng, source, job.synth))
     return index
 
 
@@ -113,13 +139,15 @@ def generate(job: Job, workers: int = 1, shard: int = 0, num_shards: int = 1) ->
 
 def _generate_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--source", required=True, help="shapes | COCO instances JSON | FORMAT:PATH")
+    p.add_argument("--source", required=True,
+                   help="shapes | scenes | COCO instances JSON | FORMAT:PATH")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument(
-        "--num-images", type=int, required=True, help="number of occluded/original pairs"
+        "--num-images", type=int, required=True,
+        help="number of occluded/original pairs (of scenes for --source scenes)",
     )
     p.add_argument("--seed", type=int, required=True)
-    p.add_argument("--image-size", type=int, default=256, help="shapes source only")
+    p.add_argument("--image-size", type=int, default=256, help="shapes and scenes only")
     p.add_argument("--image-root", default=None, help="folder of the source images")
     p.add_argument(
         "--occlusion-range", type=float, nargs=2, default=(0.1, 0.7), metavar=("LO", "HI")
