@@ -47,6 +47,9 @@ def test_overrides_types_and_nesting(tmp_path):
         (["optim.schedule=linear"], ValueError, "schedule"),
         (["no_equals_sign"], ValueError, "key=value"),
         (["run.cache_embeddings=/tmp/x", "model.train_image_encoder=true"], ValueError, "frozen"),
+        (["model.heads=[visible]"], ValueError, "model.heads"),
+        (["model.heads=[]"], ValueError, "model.heads"),
+        (["model.heads=[modal, modal]"], ValueError, "model.heads"),
     ],
 )
 def test_bad_overrides_are_rejected(overrides, error, match):
