@@ -40,6 +40,10 @@ COMMANDS = {
                           "{missing}"],
     "bench_embedding_cache": ["training.bench_embedding_cache", "--source",
                               "amodal_coco:{missing}"],
+    "evaluate_occlusion": ["training.evaluate_occlusion", "--gt", "amodal_coco:{missing}",
+                           "--checkpoint", "{garbage}"],
+    "occlusion_benchmark": ["sameo_core.tools.occlusion_benchmark", "--checkpoint",
+                            "{garbage}"],
 }  # fmt: skip
 
 
