@@ -19,9 +19,12 @@ most once, in either orientation ((j, i): -d is the same statement). It is combi
 
     s(i, j) = mask_weight * s_mask(i, j) + depth_weight * d(i, j)     (d = 0 when not given),
 
-and the pair is decided when |s| ≥ `margin`: the front object is i if s > 0, else j. Depth
-evidence counts only for pairs whose amodal masks overlap (no overlap, no occlusion); it can
-decide a pair that the masks leave undecided, or overrule them when it is stronger.
+and the pair is decided when s ≠ 0 and |s| ≥ `margin`: the front object is i if s > 0, else j;
+|s| is the confidence of the decision (`PairOrder.score`). The default margin is 0: any imbalance
+of evidence decides, a pair without any (s = 0) stays undecided; a caller that wants only strong
+decisions raises it. Depth evidence counts only for pairs whose amodal masks overlap (no overlap,
+no occlusion); it can decide a pair that the masks leave undecided, or overrule them when it is
+stronger.
 
 Rank. Decided pairs are directed edges front → back. Occlusion can be cyclic (three interlocked
 objects), so the rank is computed on an acyclic subset: edges are accepted from the strongest to
@@ -49,11 +52,11 @@ DepthEvidence = Mapping[tuple[int, int], float]
 @dataclass(frozen=True)
 class OrderConfig:
     """min_overlap: fewest shared amodal pixels for a pair to be related.
-    margin: smallest |combined score| that decides a pair.
+    margin: smallest |combined score| that decides a pair (0: any non-zero score decides).
     mask_weight, depth_weight: weights of the mask score and of the depth evidence."""
 
     min_overlap: int = 4
-    margin: float = 0.1
+    margin: float = 0.0
     mask_weight: float = 1.0
     depth_weight: float = 1.0
 
@@ -143,9 +146,10 @@ class _PackedMask:
         x0, y0 = roi.offset
         mask = roi.mask if pixels is None else pixels
         left = x0 % _WORD  # floor semantics: also right for negative offsets
-        right = -(left + mask.shape[1]) % _WORD
-        packed = np.packbits(np.pad(mask, ((0, 0), (left, right))), axis=1)
-        return cls(y0, x0 // _WORD, np.ascontiguousarray(packed).view(np.uint64))
+        h, w = mask.shape
+        padded = np.zeros((h, -(-(left + w) // _WORD) * _WORD), bool)
+        padded[:, left : left + w] = mask
+        return cls(y0, x0 // _WORD, np.packbits(padded, axis=1).view(np.uint64))
 
 
 def _shared(a: _PackedMask, b: _PackedMask) -> tuple[np.ndarray, np.ndarray] | None:

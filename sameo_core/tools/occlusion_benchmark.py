@@ -1,11 +1,11 @@
 """What the modal head and the occlusion order add to a frame, as a share of the model's time.
 
     python -m sameo_core.tools.occlusion_benchmark [--checkpoint CKPT ...] [--variant vitt ...] \
-        [--device cuda] [--repeats 7] [--json OUT]
+        [--device cuda] [--threads N] [--repeats 7] [--json OUT]
 
 One 640x480 frame of procedural shapes (4 x 3 tiles of `generate_scene`) with 20 detections
 (visible boxes, as a modal detector gives). Per model, timed in alternation (machines are shared
-and noisy; README, "Benchmarks" in BENCHMARKS.md), median of `--repeats` after a warm-up:
+and noisy, see BENCHMARKS.md), median of `--repeats` after a warm-up:
 
 * encoder: `set_image`;
 * decoder, amodal head only: `predict` with `PredictorConfig(modal=False)`;
@@ -108,6 +108,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--variant", action="append", default=[],
                    help="a model size with random weights (repeatable)")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
     p.add_argument("--repeats", type=int, default=7)
     p.add_argument("--detections", type=int, default=DETECTIONS)
     p.add_argument("--json", type=Path)
@@ -120,6 +121,8 @@ def main() -> dict[str, Any]:
         raise ValueError("--repeats and --detections must be ≥ 1")
     if not args.checkpoint and not args.variant:
         args.checkpoint, args.variant = [DEMO], ["vitt"]
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     image, boxes = scene_frame(detections=args.detections)
     models: list[tuple[str, Sameo]] = [(str(c), build_sameo(checkpoint=c))

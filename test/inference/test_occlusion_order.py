@@ -100,7 +100,7 @@ def test_depth_evidence_decides_combines_and_is_checked():
     visible = painted(amodal)
     assert order_of(amodal, visible, {(0, 1): 0.5}).front_of(0, 1) == 0
     assert order_of(amodal, visible, {(1, 0): 0.5}).front_of(0, 1) == 1  # (j, i): -d
-    assert order_of(amodal, visible, {(0, 1): 0.05}).front_of(0, 1) is None  # below the margin
+    assert order_of(amodal, visible, {(0, 1): 0.05}, margin=0.1).front_of(0, 1) is None
     assert order_of(amodal, visible, {(0, 1): 0.5}, depth_weight=0).front_of(0, 1) is None
     pair = next(p for p in order_of(amodal, visible, {(1, 0): 0.5}).pairs if p.first == 0
                 and p.second == 1)  # fmt: skip
