@@ -135,6 +135,37 @@ class RoiMask:
         out[mask_rows, mask_cols] = full[rows, cols]
         return out
 
+    def tight(self) -> RoiMask:
+        """The same pixels in their tight crop (the empty crop when none is set)."""
+        inner = RoiMask.from_full(self.mask)
+        if inner.mask.shape == self.mask.shape:
+            return self
+        if inner.mask.size == 0:
+            return RoiMask.empty()
+        return RoiMask(inner.mask, (self.offset[0] + inner.offset[0],
+                                    self.offset[1] + inner.offset[1]))  # fmt: skip
+
+    def aligned(self, other: RoiMask) -> np.ndarray:
+        """The pixels of `other` in this region's frame: bool [h, w] (False where `other`'s
+        region does not reach)."""
+        out = np.zeros(self.mask.shape, bool)
+        (sx, sy), (ox, oy) = self.offset, other.offset
+        (sh, sw), (oh, ow) = self.mask.shape, other.mask.shape
+        x0, x1 = max(sx, ox), min(sx + sw, ox + ow)
+        y0, y1 = max(sy, oy), min(sy + sh, oy + oh)
+        if x1 > x0 and y1 > y0:
+            out[y0 - sy : y1 - sy, x0 - sx : x1 - sx] = other.mask[y0 - oy : y1 - oy,
+                                                                  x0 - ox : x1 - ox]
+        return out
+
+    def intersect(self, other: RoiMask) -> RoiMask:
+        """The pixels set in both masks, as a tight crop."""
+        return RoiMask(self.mask & self.aligned(other), self.offset).tight()
+
+    def subtract(self, other: RoiMask) -> RoiMask:
+        """The pixels of this mask that `other` does not set, as a tight crop."""
+        return RoiMask(self.mask & ~self.aligned(other), self.offset).tight()
+
     def inside(self, height: int, width: int) -> RoiMask:
         """The same region with the pixels outside a height x width image cleared."""
         rows, cols, mask_rows, mask_cols = self.window(height, width)

@@ -107,3 +107,29 @@ def test_roi_mask_leaving_the_image_is_cut_by_paste_window_crop_and_inside():
     assert inner.inside(9, 5) is inner
     far = RoiMask(np.ones((2, 2), bool), (50, 50))
     assert not far.paste(9, 5).any() and far.inside(9, 5).area == 0
+
+
+def test_roi_mask_set_operations_equal_full_image_ones():
+    rng = np.random.default_rng(2)
+    for _ in range(30):
+        a = rng.random((30, 40)) < 0.4
+        b = rng.random((30, 40)) < 0.4
+        a[:, : rng.integers(0, 20)] = False
+        b[rng.integers(10, 30) :] = False
+        ra, rb = RoiMask.from_full(a), RoiMask.from_full(b)
+        shift = tuple(int(v) for v in rng.integers(-50, 50, 2))
+        ra, rb = (RoiMask(r.mask, (r.offset[0] + shift[0], r.offset[1] + shift[1]))
+                  for r in (ra, rb))  # fmt: skip
+        frame = RoiMask(np.zeros((130, 140), bool), (shift[0] - 50, shift[1] - 50))
+        full_a, full_b = frame.aligned(ra), frame.aligned(rb)
+        np.testing.assert_array_equal(frame.aligned(ra.intersect(rb)), full_a & full_b)
+        np.testing.assert_array_equal(frame.aligned(ra.subtract(rb)), full_a & ~full_b)
+        for result in (ra.intersect(rb), ra.subtract(rb)):
+            assert result.mask.size == 0 or (result.mask[0].any() and result.mask[-1].any()
+                                             and result.mask[:, 0].any())  # tight
+    assert RoiMask.empty().tight().mask.shape == (0, 0)
+    square = RoiMask(np.ones((2, 2), bool), (0, 0))
+    apart = square.intersect(RoiMask(np.ones((2, 2), bool), (5, 5)))
+    assert apart.area == 0 and apart.mask.shape == (0, 0)
+    loose = RoiMask(np.pad(np.ones((2, 3), bool), ((1, 4), (2, 0))), (-3, 7)).tight()
+    assert loose.offset == (-1, 8) and loose.mask.shape == (2, 3) and loose.mask.all()

@@ -20,6 +20,11 @@ SAMEO predicts the amodal mask of each candidate complete object from its box, a
 whose prediction matches their visible mask (IoU >= `--completeness-min-iou`) are used. It runs
 once, before generation; the checkpoint and threshold are part of the output's settings.
 
+SOURCE `scenes` writes multi-object procedural scenes instead of pairs (index i yields one image
+of 2-4 shapes occluding each other, `sameo_core.data.procedural_scenes`), the held-out set of the
+occlusion-order evaluation (`training.evaluate_occlusion`). Every annotation carries the true
+layer order in `occluded_by` (ids of the annotations in front of it that overlap it).
+
 Index i uses its own generator seeded by (seed, i), so output bytes do not depend on --workers
 or sharding. A rerun skips indices that are already complete (resume). With --shard I
 --num-shards K a run makes only the indices i with i % K == I; merge the shard directories:
@@ -52,9 +57,17 @@ from sameo_core.data.complete_objects import (
     check_completeness,
     collect_complete_objects,
 )
+from sameo_core.data.procedural_scenes import SceneConfig, generate_scene
 from sameo_core.data.records import InstanceRecord
 from sameo_core.data.registry import parse_spec, read_dataset
-from sameo_core.data.synth_store import assemble, is_complete, merge, prepare, write_pair
+from sameo_core.data.synth_store import (
+    assemble,
+    is_complete,
+    merge,
+    prepare,
+    write_pair,
+    write_scene,
+)
 from sameo_core.geometry import xywh_to_xyxy
 from sameo_core.tools import cli
 
@@ -74,6 +87,13 @@ class Job:
     completeness_min_iou: float = 0.9
 
 
+SCENES = "scenes"  # multi-object procedural scenes, not pairs
+
+
+def scene_config(job: Job) -> SceneConfig:
+    return SceneConfig(image_size=job.image_size, occlusion_range=job.synth.occlusion_range)
+
+
 def _complete_objects(job: Job) -> list[InstanceRecord]:
     fmt, path = parse_spec(job.source) if ":" in job.source else ("coco_instances", job.source)
     return collect_complete_objects(read_dataset(fmt, path, job.image_root).records)
@@ -82,7 +102,7 @@ def _complete_objects(job: Job) -> list[InstanceRecord]:
 def build_source(job: Job, keep: frozenset[ObjectKey] | None = None) -> ObjectSource:
     """The object pool of `job`; `keep` restricts it to the objects that passed the model
     completeness check (see `model_checked_objects`)."""
-    if job.source == "shapes":
+    if job.source in ("shapes", SCENES):
         return ShapeObjects(job.image_size)
     objects = _complete_objects(job)
     if keep is not None:
@@ -119,7 +139,7 @@ def model_checked_objects(job: Job, device: str = "cpu") -> frozenset[ObjectKey]
     """Keys of the complete objects that pass the model check (None without a checkpoint)."""
     if not job.completeness_checkpoint:
         return None
-    if job.source == "shapes":
+    if job.source in ("shapes", SCENES):
         raise ValueError("--completeness-checkpoint checks the objects of a dataset; "
                          "procedural shapes are complete by construction")  # fmt: skip
     candidates = _complete_objects(job)
@@ -135,11 +155,13 @@ def meta(job: Job, source: ObjectSource) -> dict[str, object]:
     """Every setting that changes the output (not the workers nor the shard)."""
     settings = asdict(job)
     settings.pop("out")
-    if job.source != "shapes":
+    if job.source not in ("shapes", SCENES):
         settings.pop("image_size")
     if not job.completeness_checkpoint:
         settings.pop("completeness_checkpoint")
         settings.pop("completeness_min_iou")
+    if job.source == SCENES:
+        settings["scene"] = asdict(scene_config(job))
     return {**settings, "categories": source.categories}
 
 
@@ -155,8 +177,12 @@ def _make(index: int) -> int:
     assert _WORKER is not None, "worker not initialised"
     job, source = _WORKER
     rng = np.random.default_rng([job.seed, index])
-    pair = synthesize_pair(rng, source, job.synth)
-    write_pair(job.out, index, pair, job.synth.annotate_occluders)
+    if job.source == SCENES:
+        cfg = scene_config(job)
+        write_scene(job.out, index, *generate_scene(rng, cfg), cfg.num_objects[1])
+    else:
+        pair = synthesize_pair(rng, source, job.synth)
+        write_pair(job.out, index, pair, job.synth.annotate_occluders)
     return index
 
 
@@ -192,13 +218,15 @@ def generate(
 
 def _generate_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--source", required=True, help="shapes | COCO instances JSON | FORMAT:PATH")
+    p.add_argument("--source", required=True,
+                   help="shapes | scenes | COCO instances JSON | FORMAT:PATH")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument(
-        "--num-images", type=int, required=True, help="number of occluded/original pairs"
+        "--num-images", type=int, required=True,
+        help="number of occluded/original pairs (of scenes for --source scenes)",
     )
     p.add_argument("--seed", type=int, required=True)
-    p.add_argument("--image-size", type=int, default=256, help="shapes source only")
+    p.add_argument("--image-size", type=int, default=256, help="shapes and scenes only")
     p.add_argument("--image-root", default=None, help="folder of the source images")
     p.add_argument(
         "--occlusion-range", type=float, nargs=2, default=(0.1, 0.7), metavar=("LO", "HI")

@@ -1,5 +1,10 @@
 """Train SAMEO (paper section 3.1 / 4.1): box prompt → amodal mask, only the decoder by default.
 
+``model.heads`` chooses the decoders trained: ``[amodal]`` (the paper), ``[modal]`` (the modal
+head on visible masks, e.g. beside a trained amodal decoder) or ``[amodal, modal]``::
+
+    python -m training.train --config config/train_cpu_shapes_modal.yaml
+
 One process on CPU or one GPU::
 
     python -m training.train --config config/train_sameo_vitt.yaml
@@ -49,6 +54,7 @@ from sameo_core.training.distributed import (
 )
 from sameo_core.training.embedding_cache import embeddings_for_config
 from sameo_core.training.engine import NonFiniteLossError, evaluate, train_one_epoch
+from sameo_core.training.heads import check_heads, head_weights
 from sameo_core.training.losses import SameoCriterion
 from sameo_core.training.monitor import Monitor
 from sameo_core.training.recipe import TrainConfig, load_config
@@ -78,7 +84,8 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
 
 def _weight_dict(cfg: TrainConfig) -> dict[str, float]:
     o = cfg.optim
-    return {"loss_dice": o.loss_dice, "loss_focal": o.loss_focal, "loss_iou": o.loss_iou}
+    weights = {"loss_dice": o.loss_dice, "loss_focal": o.loss_focal, "loss_iou": o.loss_iou}
+    return head_weights(weights, check_heads(cfg.model.heads))
 
 
 def _batches(cfg: TrainConfig, model: Sameo, rank: int, per_rank: int, seed: int) -> StepBatches:
@@ -105,8 +112,10 @@ def main(args: argparse.Namespace) -> int:
     configure_runtime(cfg.run)
     out_dir = Path(cfg.run.out_dir)
     model = build_model(cfg.model)
-    params = set_trainable(model, cfg.model.train_image_encoder, cfg.model.train_prompt_encoder)
-    trainer = SameoTrainer(model, cfg.model.multimask).to(info.device)
+    heads = check_heads(cfg.model.heads)
+    params = set_trainable(model, cfg.model.train_image_encoder, cfg.model.train_prompt_encoder,
+                           heads)  # fmt: skip
+    trainer = SameoTrainer(model, cfg.model.multimask, heads).to(info.device)
     optimizer = make_optimizer(params, cfg.optim)
     amp_dtype, scaler = amp_setup(cfg.run, info.device)
     start = load_training_state(args.resume, trainer, optimizer, scaler) if args.resume else 0

@@ -116,6 +116,7 @@ def _raw_instance(
         category_id=cat,
         category_name=categories.get(cat),
         is_stuff=_stuff_flag(ann),
+        occluded_by=ann.get("occluded_by"),  # our synthetic sets' layer order (synth_store)
     )
 
 

@@ -4,11 +4,13 @@
 background. Each new shape either lands in free space (unoccluded) or is placed with
 `place_occluder` to hide part of an earlier shape; the scene is accepted only when every
 instance is either unoccluded or occluded within `config.occlusion_range`, so the
-ground truth always matches the requested distribution.
+ground truth always matches the requested distribution. Each instance also knows its true layer
+order: `occluded_by` lists the instances painted in front of it whose amodal masks overlap its own.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,18 +31,33 @@ class SceneInstance:
     occlusion_rate: float
     category_id: int
     category_name: str
+    # Layer order: indices (in the scene's instance list) of the instances in front of this one
+    # whose amodal masks overlap it, whether or not a third instance hides that overlap.
+    occluded_by: tuple[int, ...] = ()
 
 
 def make_instance(
-    amodal: np.ndarray, visible: np.ndarray, category_id: int, category_name: str
+    amodal: np.ndarray, visible: np.ndarray, category_id: int, category_name: str,
+    occluded_by: tuple[int, ...] = (),
 ) -> SceneInstance:
     """An instance with boxes and occlusion rate computed from the masks (visible ⊆ amodal)."""
     visible = visible & amodal
     rate = 1.0 - np.count_nonzero(visible) / max(1, np.count_nonzero(amodal))
     amodal_box, visible_box = xyxy_to_xywh(mask_boxes(np.stack([amodal, visible]))).tolist()
     return SceneInstance(
-        amodal, visible, tuple(amodal_box), tuple(visible_box), rate, category_id, category_name
+        amodal, visible, tuple(amodal_box), tuple(visible_box), rate, category_id, category_name,
+        occluded_by,
     )
+
+
+def layer_occluders(amodals_back_to_front: Sequence[np.ndarray]) -> list[tuple[int, ...]]:
+    """For masks listed back to front (painter's order), the indices of the later (front)
+    masks that share at least one pixel with each."""
+    return [
+        tuple(k for k in range(i + 1, len(amodals_back_to_front))
+              if np.logical_and(mask, amodals_back_to_front[k]).any())
+        for i, mask in enumerate(amodals_back_to_front)
+    ]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -125,8 +142,10 @@ def generate_scene(
             categories.append(obj.category_id)
     instances = []
     in_front = np.zeros((size, size), bool)
-    for amodal, cat in zip(reversed(amodals), reversed(categories)):
+    occluders = layer_occluders(amodals)
+    for k in reversed(range(len(amodals))):
+        amodal, cat = amodals[k], categories[k]
         name = str(CATEGORIES[cat - 1]["name"])
-        instances.append(make_instance(amodal, amodal & ~in_front, cat, name))
+        instances.append(make_instance(amodal, amodal & ~in_front, cat, name, occluders[k]))
         in_front |= amodal
     return image, instances[::-1]

@@ -31,6 +31,10 @@ class InstanceRecord:
     category_id: int | None = None
     category_name: str | None = None
     is_stuff: bool = False
+    # True layer order, when the file has one (our synthetic sets: the `occluded_by` key): ids
+    # of the annotations of the same image that lie in front of this one where their amodal
+    # masks overlap. None: the file does not say.
+    occluded_by: tuple[int | str, ...] | None = None
 
     @property
     def amodal_mask(self) -> np.ndarray:

@@ -6,10 +6,16 @@
                            images mark index N as complete
     DIR/annotations.json   amodal-COCO file assembled from the parts, in index order
 
-Ids depend on the index only (images 2i+1 / 2i+2; annotations 3i+1 occluded target, 3i+2
-occluder, written only with `SynthConfig.annotate_occluders`, 3i+3 original target), every file is
-written to a temporary name and renamed, and JSON is dumped with sorted keys, so the same
-settings give byte-identical files whatever the worker count, sharding or resumption.
+Ids depend on the index only (pairs: images 2i+1 / 2i+2; annotations 3i+1 occluded target, 3i+2
+occluder, written only with `SynthConfig.annotate_occluders`, 3i+3 original target; multi-object
+scenes: image i+1, annotations S*i+1..S*i+S for at most S objects), every file is written to a
+temporary name and renamed, and JSON is dumped with sorted keys, so the same settings give
+byte-identical files whatever the worker count, sharding or resumption.
+
+Every annotation carries the true layer order of its image as the extra key `occluded_by`: the
+ids of the annotations of the same image whose amodal masks overlap it and that lie in front of
+it (README, "Data"); an occluder that is not annotated is not listed. The readers put it in
+`InstanceRecord.occluded_by`.
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ def part_path(out: Path, index: int) -> Path:
 
 
 def _annotation(inst: SceneInstance, ann_id: int, image_id: int, **extra: Any) -> dict[str, Any]:
+    """`extra` must include `occluded_by` (annotation ids in front of this one)."""
     amodal = rle_utils.encode(inst.amodal_mask)
     return {
         "id": ann_id,
@@ -75,13 +82,35 @@ def pair_to_coco(
     link = {"pair_id": index}
     annotations = [
         _annotation(pair.target_occluded, tgt_occ, occ_img, role="target",
-                    version="occluded", paired_annotation_id=tgt_orig, **link),
-        _annotation(pair.occluder, occluder, occ_img, role="occluder", version="occluded", **link),
+                    version="occluded", paired_annotation_id=tgt_orig, **link,
+                    # the occluder is pasted over the target (listed only when annotated)
+                    occluded_by=[occluder] if annotate_occluder else []),
+        _annotation(pair.occluder, occluder, occ_img, role="occluder", version="occluded",
+                    occluded_by=[], **link),
         _annotation(pair.target_original, tgt_orig, orig_img, role="target",
-                    version="original", paired_annotation_id=tgt_occ, **link),
+                    version="original", paired_annotation_id=tgt_occ, occluded_by=[], **link),
     ]  # fmt: skip
     if not annotate_occluder:
         annotations = [a for a in annotations if a["role"] != "occluder"]
+    return {"images": images, "annotations": annotations}
+
+
+def scene_to_coco(
+    index: int, image: np.ndarray, instances: Sequence[SceneInstance], max_objects: int
+) -> dict[str, Any]:
+    """The image and annotations of one multi-object scene (`generate_scene`), with the layer
+    order of its instances (their `occluded_by` indices turned into annotation ids)."""
+    if len(instances) > max_objects:
+        raise ValueError(f"scene {index} has {len(instances)} objects, ids allow {max_objects}")
+    h, w = image.shape[:2]
+    image_id = index + 1
+    ids = [max_objects * index + k + 1 for k in range(len(instances))]
+    images = [{"id": image_id, "file_name": f"images/{index:07d}_scene.png", "height": h,
+               "width": w}]  # fmt: skip
+    annotations = [
+        _annotation(inst, ids[k], image_id, occluded_by=[ids[i] for i in inst.occluded_by])
+        for k, inst in enumerate(instances)
+    ]
     return {"images": images, "annotations": annotations}
 
 
@@ -99,6 +128,15 @@ def write_pair(
     part = pair_to_coco(index, pair, annotate_occluder)
     for img, pixels in zip(part["images"], (pair.occluded_image, pair.original_image)):
         write_atomic(out / img["file_name"], _png(pixels))
+    write_atomic(part_path(out, index), dumps(part))
+
+
+def write_scene(
+    out: Path, index: int, image: np.ndarray, instances: Sequence[SceneInstance], max_objects: int
+) -> None:
+    """A multi-object scene: its image first, then the part file that marks it complete."""
+    part = scene_to_coco(index, image, instances, max_objects)
+    write_atomic(out / part["images"][0]["file_name"], _png(image))
     write_atomic(part_path(out, index), dumps(part))
 
 

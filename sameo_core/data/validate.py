@@ -7,7 +7,8 @@ Policy (documented once, applied by every reader):
   and counted in `ReadReport.repaired["visible_outside_amodal"]` (polygon rasterisation of two
   separately drawn outlines routinely disagrees by a few boundary pixels);
 - `visible_segm=None` means "not occluded": visible := amodal (raw COCOA stores
-  `visible_mask` only for occluded regions).
+  `visible_mask` only for occluded regions);
+- a layer order (`occluded_by`) that is not a list of annotation ids drops the annotation.
 """
 
 from __future__ import annotations
@@ -36,6 +37,18 @@ class RawInstance:
     category_id: int | None = None
     category_name: str | None = None
     is_stuff: bool = False
+    occluded_by: Any | None = None  # the file's layer order, if it has one
+
+
+def _layer_order(raw: Any) -> tuple[int | str, ...] | None:
+    """`occluded_by` as a tuple of annotation ids; ValueError when it is not a list of them."""
+    if raw is None:
+        return None
+    if not isinstance(raw, list) or not all(
+        isinstance(i, (int, str)) and not isinstance(i, bool) for i in raw
+    ):
+        raise ValueError(f"occluded_by must be a list of annotation ids, got {raw!r:.60}")
+    return tuple(raw)
 
 
 def _mask(report: ReadReport, ann_id: int | str, segm: Any, image: ImageInfo, what: str):
@@ -51,6 +64,11 @@ def build_instance(
 ) -> InstanceRecord | None:
     """The validated record, or None after counting the reason in `report`."""
     ann_id = raw.annotation_id
+    try:
+        occluded_by = _layer_order(raw.occluded_by)
+    except ValueError as exc:
+        report.add_bad(ann_id, "bad_occluded_by", str(exc))
+        return None
     amodal = _mask(report, ann_id, raw.amodal_segm, image, "amodal")
     if amodal is None:
         return None
@@ -80,4 +98,5 @@ def build_instance(
         category_id=raw.category_id,
         category_name=raw.category_name,
         is_stuff=raw.is_stuff,
+        occluded_by=occluded_by,
     )

@@ -1,4 +1,12 @@
-"""Numpy-in / numpy-out amodal prediction for one image and many box prompts."""
+"""Numpy-in / numpy-out amodal prediction for one image and many box prompts.
+
+With a network that has a modal head (`Sameo.has_modal_head`), every box also gets its visible
+mask and its hidden part. The rule for a pixel that the modal head calls visible but the amodal
+head leaves outside the object: it is dropped, visible := modal ∩ amodal (and counted in
+`InstancePrediction.visible_outside_amodal`). The amodal mask stays exactly SAMEO's output, the
+visible mask is a subset of it as in every annotated amodal dataset (the readers clamp the same
+way, `sameo_core/data/validate.py`), and visible and hidden part split the amodal mask exactly.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +19,7 @@ import torch
 
 from sameo_core.geometry import RoiMask, as_box_array, sanitize_boxes
 from sameo_core.model import Sameo
+from sameo_core.model.sameo import Head
 
 from .postprocess import upsample_mask_roi
 
@@ -29,12 +38,15 @@ class PredictorConfig:
       and 64 on CUDA.
     invalid_boxes: "raise" a ValueError naming the bad boxes, or "skip" them (reasons in
       `Prediction.rejected`).
+    modal: run the modal head, when the network has one, for visible masks and hidden parts
+      (same chunks, same mask selection and threshold); False skips that decoder pass.
     """
 
     mask_threshold: float = 0.0
     chunk_size: int | None = None
     mask_selection: MaskSelection = "best_iou"
     invalid_boxes: Literal["raise", "skip"] = "raise"
+    modal: bool = True
 
     def __post_init__(self) -> None:
         if self.chunk_size is not None and self.chunk_size < 1:
@@ -56,6 +68,13 @@ class InstancePrediction:
     prompt_box: the prompt as used, xyxy, clipped to the image.
     box: xyxy extent of the amodal mask in image pixels (exclusive ends; may leave the image),
       zeros if the mask is empty.
+    With a modal head (else None; `Prediction.heads` says which heads ran):
+    visible: the visible mask, the modal head's mask inside the amodal mask (see the module
+      docstring), as its own tight crop.
+    hidden: the hidden part, amodal minus visible, as its own tight crop.
+    visible_iou: the raw predicted IoU of the modal head's chosen output.
+    visible_fraction: |visible| / |amodal| (NaN for an empty amodal mask).
+    visible_outside_amodal: modal-head pixels dropped because the amodal mask lacks them.
     """
 
     index: int
@@ -64,6 +83,11 @@ class InstancePrediction:
     score: float
     prompt_box: np.ndarray
     box: np.ndarray
+    visible: RoiMask | None = None
+    hidden: RoiMask | None = None
+    visible_iou: float | None = None
+    visible_fraction: float | None = None
+    visible_outside_amodal: int = 0
 
 
 @dataclass(frozen=True)
@@ -73,12 +97,19 @@ class Prediction:
     masks: one InstancePrediction per accepted prompt, in prompt order.
     rejected: {prompt index: reason} of the prompts that got no mask (see
       `sameo_core.geometry.sanitize_boxes`); empty with `invalid_boxes="raise"`.
-    decoder_s: wall time of the call (prompt encoding, mask decoding, upsampling).
+    decoder_s: wall time of the call (prompt encoding, mask decoding of every head, upsampling).
+    heads: the decoders that ran: ("amodal",), or ("amodal", "modal") when the masks carry
+      visible masks and hidden parts.
     """
 
     masks: list[InstancePrediction]
     rejected: dict[int, str]
     decoder_s: float
+    heads: tuple[Head, ...] = ("amodal",)
+
+    @property
+    def has_visible(self) -> bool:
+        return "modal" in self.heads
 
 
 def _check_image(image: np.ndarray) -> None:
@@ -93,7 +124,8 @@ def _check_image(image: np.ndarray) -> None:
 
 
 class AmodalPredictor:
-    """Runs the encoder once per image (`set_image`) and decodes boxes in batches (`predict`)."""
+    """Runs the encoder once per image (`set_image`) and decodes boxes in batches (`predict`),
+    with the amodal head and, when the network has one, the modal head."""
 
     def __init__(
         self, model: Sameo, device: str | torch.device = "cpu",
@@ -109,6 +141,14 @@ class AmodalPredictor:
         self.config = config or PredictorConfig()
         self._embeddings: torch.Tensor | None = None
         self._image_size: tuple[int, int] | None = None
+        self.heads: tuple[Head, ...] = ("amodal",)
+        if self.model.has_modal_head and self.config.modal:
+            self.heads = ("amodal", "modal")
+
+    @property
+    def has_modal_head(self) -> bool:
+        """Whether the network has a modal head (visible masks need one)."""
+        return self.model.has_modal_head
 
     def _autocast(self) -> torch.autocast:
         enabled = self.dtype != torch.float32
@@ -170,7 +210,7 @@ class AmodalPredictor:
             chunk = keep[chunk_start : chunk_start + chunk_size]
             results.extend(self._predict_chunk(chunk, clipped, scores, points, point_labels))
         self._sync()
-        return Prediction(results, rejected, time.perf_counter() - start)
+        return Prediction(results, rejected, time.perf_counter() - start, self.heads)
 
     @staticmethod
     def _check_per_box(
@@ -206,22 +246,30 @@ class AmodalPredictor:
 
     def _decode(
         self, boxes: torch.Tensor, points: torch.Tensor | None, labels: torch.Tensor | None
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """→ chosen logits [n, h, w] (float32) and their raw IoU [n]."""
+    ) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Per head of `self.heads`: chosen logits [n, h, w] (float32) and their raw IoU [n].
+
+        The prompts are encoded once; each head decodes the chunk in one batched call.
+        """
         multimask = self.config.mask_selection != "single"
         with self._autocast():
-            logits, iou = self.model.predict_masks(
-                self._embeddings, boxes[None], self._image_size, multimask=multimask,
-                points=None if points is None else points[None],
-                point_labels=None if labels is None else labels[None],
+            corners, corner_labels = self.model.box_prompts(
+                boxes[None], None if points is None else points[None],
+                None if labels is None else labels[None],
             )
-        logits, iou = logits[0].float(), iou[0].float()
-        if self.config.mask_selection == "best_iou":
-            choice = iou.argmax(dim=1)
-        else:
-            choice = torch.zeros(len(iou), dtype=torch.long, device=iou.device)
-        rows = torch.arange(len(iou), device=iou.device)
-        return logits[rows, choice], iou[rows, choice]
+            sparse = self.model.encode_prompts(corners, corner_labels, self._image_size)
+            outputs = [self.model.decode_sparse(self._embeddings, sparse, multimask, head=head)
+                       for head in self.heads]  # fmt: skip
+        chosen = []
+        for logits, iou in outputs:
+            logits, iou = logits[0].float(), iou[0].float()
+            if self.config.mask_selection == "best_iou":
+                choice = iou.argmax(dim=1)
+            else:
+                choice = torch.zeros(len(iou), dtype=torch.long, device=iou.device)
+            rows = torch.arange(len(iou), device=iou.device)
+            chosen.append((logits[rows, choice], iou[rows, choice]))
+        return chosen
 
     def _predict_chunk(
         self, chunk: list[int], boxes: np.ndarray, scores: np.ndarray | None,
@@ -232,19 +280,34 @@ class AmodalPredictor:
                 return None
             return torch.as_tensor(array[chunk], dtype=torch.float32, device=self.device)
 
-        logits, ious = self._decode(to_tensor(boxes), to_tensor(points), to_tensor(labels))
+        heads = self._decode(to_tensor(boxes), to_tensor(points), to_tensor(labels))
+        (logits, ious), modal = heads[0], heads[1] if len(heads) > 1 else None
         results = []
         for row, index in enumerate(chunk):
-            amodal = RoiMask(*upsample_mask_roi(
-                logits[row], self._image_size, self.config.mask_threshold
-            ))
+            amodal = self._upsample(logits[row])
             iou = float(ious[row])
             front = 1.0 if scores is None else float(scores[index])
+            visible = {} if modal is None else self._visible(amodal, modal[0][row], modal[1][row])
             results.append(InstancePrediction(
                 index=index, amodal=amodal, iou=iou, score=front * iou,
                 prompt_box=boxes[index].astype(np.float32), box=amodal.box().astype(np.float32),
+                **visible,
             ))
         return results
+
+    def _upsample(self, logits: torch.Tensor) -> RoiMask:
+        return RoiMask(*upsample_mask_roi(logits, self._image_size, self.config.mask_threshold))
+
+    def _visible(self, amodal: RoiMask, logits: torch.Tensor, iou: torch.Tensor) -> dict:
+        """The visible mask (modal ∩ amodal), hidden part and visible fraction of one box."""
+        modal = self._upsample(logits)
+        visible = modal.intersect(amodal)
+        area = amodal.area
+        return {
+            "visible": visible, "hidden": amodal.subtract(visible), "visible_iou": float(iou),
+            "visible_fraction": visible.area / area if area else float("nan"),
+            "visible_outside_amodal": modal.area - visible.area,
+        }
 
 
 __all__ = ["AmodalPredictor", "InstancePrediction", "Prediction", "PredictorConfig"]

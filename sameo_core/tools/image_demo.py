@@ -6,7 +6,8 @@
 By default: a COCO val2014 image with its raw COCOA annotations, installed with the package
 (`sameo_core/tools/demo_data/`, see its README), with its annotated amodal boxes (or visible
 boxes, `--prompt visible`) as prompts. Writes
-DIR/overlay.png (visible part solid, predicted occluded part hatched) and DIR/masks.json (COCO
+DIR/overlay.png (visible part solid, predicted occluded part hatched; the visible part is the
+modal head's when the network has one, else the whole mask is solid) and DIR/masks.json (COCO
 results with RLE masks and refined scores), and prints the IoU of each mask with the annotation.
 Without --checkpoint the network has seeded random weights: the masks then mean nothing, and the
 demo says so.
@@ -77,12 +78,17 @@ def run(args: argparse.Namespace) -> list[dict]:
         iou = _iou(full, record.amodal_mask)
         print(f"  {record.category_name or '?':>16s}  occluded {record.occlusion_rate:4.0%}  "
               f"predicted IoU {mask.iou:+.2f}  IoU with annotation {iou:.2f}")
-        items.append(OverlayItem(mask.amodal, record.category_name or "", box=mask.prompt_box))
+        visible = None if mask.visible is None else mask.amodal.aligned(mask.visible)
+        items.append(OverlayItem(mask.amodal, record.category_name or "", visible,
+                                 mask.prompt_box))  # fmt: skip
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     overlay = draw_overlay(rgb, items)
     cv2.imwrite(str(out / "overlay.png"), cv2.cvtColor(overlay, cv2.COLOR_RGB2BGR))
     (out / "masks.json").write_text(json.dumps(results, indent=1))
+    if not prediction.has_visible:
+        print("the network has no modal head: no visible masks (the overlay shows each amodal "
+              "mask solid)")
     print(f"{len(results)} masks ({args.prompt} boxes): wrote {out / 'overlay.png'}, "
           f"{out / 'masks.json'}; encoder {encoder_s * 1e3:.0f} ms, "
           f"decoder {prediction.decoder_s * 1e3:.0f} ms")

@@ -2,8 +2,8 @@
 
 A batch holds ``N`` prompted instances taken from ``B <= N`` images. Each image is stretched to
 the encoder's square input (what ``Sameo.preprocess`` would do anyway), so images of any size
-stack; boxes follow the stretch and amodal targets are area-resized to the decoder's low-res mask
-size, where the loss is computed.
+stack; boxes follow the stretch and the amodal and visible targets (for the amodal and the modal
+head) are area-resized to the decoder's low-res mask size, where the loss is computed.
 """
 
 from __future__ import annotations
@@ -32,14 +32,17 @@ class InstanceBatch:
     boxes: torch.Tensor  # [N, 4] xyxy prompt boxes, pixels of the S x S input
     targets: torch.Tensor  # [N, L, L] float {0, 1} amodal masks at the low-res size L
     keys: tuple[str, ...]  # per image, see Sample.key
+    visible_targets: torch.Tensor | None = None  # [N, L, L] visible masks (modal head)
 
     def to(self, device: torch.device) -> InstanceBatch:
+        visible = self.visible_targets
         return InstanceBatch(
             self.images.to(device, non_blocking=True),
             self.image_index.to(device),
             self.boxes.to(device),
             self.targets.to(device, non_blocking=True),
             self.keys,
+            None if visible is None else visible.to(device, non_blocking=True),
         )
 
 
@@ -77,7 +80,7 @@ def collate(
         img_size: the encoder's square input side S.
         mask_size: the decoder's low-res mask side L.
     """
-    images, index, boxes, targets = [], [], [], []
+    images, index, boxes, targets, visible = [], [], [], [], []
     for sample, pick, box in zip(samples, picks, prompt_boxes):
         if len(pick) == 0:
             continue
@@ -87,9 +90,11 @@ def collate(
         index.extend([len(images) - 1] * len(pick))
         boxes.append(torch.from_numpy(box * scale))
         targets.append(target_tensor(sample.amodal[pick], mask_size))
+        visible.append(target_tensor(sample.visible[pick], mask_size))
     if not images:
         raise ValueError("a batch needs at least one instance")
     keys = tuple(s.key for s, p in zip(samples, picks) if len(p))
     return InstanceBatch(
-        torch.stack(images), torch.tensor(index), torch.cat(boxes), torch.cat(targets), keys
+        torch.stack(images), torch.tensor(index), torch.cat(boxes), torch.cat(targets), keys,
+        torch.cat(visible),
     )

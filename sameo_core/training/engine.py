@@ -15,6 +15,7 @@ import torch.distributed as dist
 from torch import nn
 
 from sameo_core.training.batches import InstanceBatch
+from sameo_core.training.heads import PREFIX, HeadOutputs, head_losses, head_targets
 from sameo_core.training.losses import SameoCriterion, mask_iou, weighted_total
 
 EmbeddingFn = Callable[[InstanceBatch], torch.Tensor | None]
@@ -34,7 +35,7 @@ def autocast(device: torch.device, dtype: torch.dtype | None) -> contextlib.Abst
 
 def _forward(
     trainer: nn.Module, batch: InstanceBatch, embeddings: torch.Tensor | None
-) -> tuple[torch.Tensor, torch.Tensor]:
+) -> HeadOutputs:
     return trainer(batch.images, batch.image_index, batch.boxes, embeddings)
 
 
@@ -69,8 +70,8 @@ def train_one_epoch(
                 group["lr"] = lr_at(step)
         embeddings = embeddings_for(batch) if embeddings_for is not None else None
         with autocast(device, amp_dtype):
-            logits, iou_pred = _forward(trainer, batch, embeddings)
-        loss_dict = criterion(logits.float(), iou_pred.float(), batch.targets)
+            outputs = _forward(trainer, batch, embeddings)
+        loss_dict = head_losses(criterion, outputs, batch)
         loss = weighted_total(loss_dict, weight_dict)
         if not _finite_on_every_rank(loss):
             terms = {k: v.item() for k, v in loss_dict.items()}
@@ -130,19 +131,20 @@ def evaluate(
     embeddings_for: EmbeddingFn | None = None,
 ) -> dict[str, float]:
     """Mean loss terms over ``batches``, plus ``miou_selected``: the mean IoU of the output with
-    the best predicted IoU, the one used at test time."""
+    the best predicted IoU, the one used at test time (per head, with its prefix)."""
     trainer.eval()
     totals: dict[str, float] = {}
     count = 0
     for batch in _on_device(batches, device):
         embeddings = embeddings_for(batch) if embeddings_for is not None else None
         with autocast(device, amp_dtype):
-            logits, iou_pred = _forward(trainer, batch, embeddings)
-        logits, iou_pred = logits.float(), iou_pred.float()
-        terms = {k: v.item() for k, v in criterion(logits, iou_pred, batch.targets).items()}
-        chosen = iou_pred.argmax(dim=1)
-        best = logits[torch.arange(len(chosen), device=device), chosen]
-        terms["miou_selected"] = mask_iou(best, batch.targets).mean().item()
+            outputs = _forward(trainer, batch, embeddings)
+        terms = {k: v.item() for k, v in head_losses(criterion, outputs, batch).items()}
+        for head, (logits, iou_pred) in outputs.items():
+            chosen = iou_pred.float().argmax(dim=1)
+            best = logits.float()[torch.arange(len(chosen), device=device), chosen]
+            miou = mask_iou(best, head_targets(batch, head)).mean().item()
+            terms[PREFIX[head] + "miou_selected"] = miou
         for key, value in terms.items():
             totals[key] = totals.get(key, 0.0) + value
         count += 1

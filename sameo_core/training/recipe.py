@@ -17,13 +17,14 @@ from typing import Any
 import yaml
 
 from sameo_core.data.filters import DEFAULT_MAX_OCCLUSION, FILTER_NAMES
+from sameo_core.training.heads import check_heads
 
 BATCH_UNITS = ("instances", "images")
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    variant: str = "vitt"  # a name of SAMEO_CONFIGS; ignored when `config` is given
+    variant: str = "vitt"  # a name of SAMEO_CONFIGS ("" = the checkpoint's); ignored with `config`
     config: dict[str, Any] = field(default_factory=dict)  # SameoConfig fields (small models)
     checkpoint: str = ""  # initial weights (e.g. converted EfficientSAM); "" = random init
     # The paper trains the mask decoder only. Small from-scratch configurations have no
@@ -31,6 +32,10 @@ class ModelSpec:
     train_image_encoder: bool = False
     train_prompt_encoder: bool = False
     multimask: bool = True  # supervise 3 outputs with the min-loss rule (see training/losses.py)
+    # Decoders to train: "amodal" (SAMEO, amodal GT masks) and/or "modal" (visible GT masks,
+    # same recipe; sameo_core/training/heads.py). A modal head the weights lack starts as a copy
+    # of the amodal decoder: for an official EfficientSAM file, that is EfficientSAM's decoder.
+    heads: tuple[str, ...] = ("amodal",)
 
 
 @dataclass(frozen=True)
@@ -114,6 +119,7 @@ class TrainConfig:
             raise ValueError("data.prompt_amodal_prob must be in [0, 1]")
         if self.run.cache_embeddings and self.model.train_image_encoder:
             raise ValueError("run.cache_embeddings needs a frozen image encoder")
+        check_heads(self.model.heads)
         if not self.data.sources:
             raise ValueError("data.sources is empty")
         if self.data.image_roots and len(self.data.image_roots) != len(self.data.sources):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 import random
@@ -32,11 +33,36 @@ def configure_runtime(run: RunSpec) -> None:
 
 
 def build_model(spec: ModelSpec) -> Sameo:
-    """The network to train: a registered variant or explicit small config, optional weights."""
+    """The network to train: a registered variant or explicit small config, optional weights.
+
+    A modal head that the weights lack but `spec.heads` trains starts as a copy of the amodal
+    decoder (`add_modal_head`). Training an encoder changes the embeddings every head decodes,
+    so it needs every head of the network to be trained.
+    """
     checkpoint = spec.checkpoint or None
     if spec.config:
-        return build_sameo(config=SameoConfig.from_dict(spec.config), checkpoint=checkpoint)
-    return build_sameo(variant=spec.variant, checkpoint=checkpoint)
+        model = build_sameo(config=SameoConfig.from_dict(spec.config), checkpoint=checkpoint)
+    else:
+        # variant "" = the size the checkpoint says (ours carry their configuration)
+        model = build_sameo(variant=spec.variant or None, checkpoint=checkpoint)
+    if "modal" in spec.heads and not model.has_modal_head:
+        add_modal_head(model)
+    if spec.train_image_encoder or spec.train_prompt_encoder:
+        untrained = [h for h in ("amodal", "modal")
+                     if h not in spec.heads and (h == "amodal" or model.has_modal_head)]
+        if untrained:
+            raise ValueError(
+                f"training an encoder changes what every decoder sees, but model.heads "
+                f"{list(spec.heads)} leaves the {' and '.join(untrained)} head untrained; "
+                "train every head of the network or freeze the encoders"
+            )
+    return model
+
+
+def add_modal_head(model: Sameo) -> None:
+    """Give `model` a modal head, a copy of its amodal decoder (SAMEO's amodal decoder is itself
+    a fine-tuned copy of EfficientSAM's modal one; README, "The model and its checkpoints")."""
+    model.modal_decoder = copy.deepcopy(model.mask_decoder)
 
 
 def make_optimizer(params: list[torch.nn.Parameter], spec: OptimSpec) -> torch.optim.Optimizer:

@@ -51,7 +51,8 @@ def save_training_state(
     net = unwrap(model)
     state = {
         "model": net.state_dict(),
-        "sameo": checkpoint_metadata(net.config, step=step, train_config=train_config),
+        "sameo": checkpoint_metadata(net.config, step=step, modal_head=net.has_modal_head,
+                                     train_config=train_config),
         "optimizer": optimizer.state_dict(),
         "scaler": scaler.state_dict() if scaler is not None else {},
         "step": step,

@@ -149,3 +149,16 @@ def test_clear_errors_for_bad_input(tmp_path):
         read_dataset("nope", tmp_path / "y.json")
     with pytest.raises(ValueError, match="FORMAT:PATH"):
         parse_spec("kins")
+
+
+def test_layer_order_is_read_into_the_records(tmp_path):
+    base = {"image_id": 1, "segmentation": _compressed(AMODAL),
+            "visible_mask": _compressed(VISIBLE)}
+    anns = [{**base, "id": 1, "occluded_by": [2]}, {**base, "id": 2, "occluded_by": []},
+            {**base, "id": 3}, {**base, "id": 4, "occluded_by": "2"},
+            {**base, "id": 5, "occluded_by": [True]}]  # fmt: skip
+    result = read_dataset("amodal_coco", coco_file(tmp_path, anns))
+    assert [(r.annotation_id, r.occluded_by) for r in result.records] == [
+        (1, (2,)), (2, ()), (3, None)]  # None: the file does not say
+    assert dict(result.report.bad) == {"bad_occluded_by": 2}
+    assert "list of annotation ids" in result.report.first_bad.detail

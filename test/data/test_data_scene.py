@@ -51,3 +51,25 @@ def test_scene_config_is_validated():
         SceneConfig(occlusion_range=(0.5, 0.2))
     with pytest.raises(ValueError, match="image_size"):
         SceneConfig(image_size=8)
+
+
+def test_scenes_know_their_true_layer_order():
+    from sameo_core.data.procedural_scenes import layer_occluders
+
+    cfg = SceneConfig(image_size=96)
+    chains = 0
+    for i in range(30):
+        _, instances = generate_scene(np.random.default_rng([4, i]), cfg)
+        assert [inst.occluded_by for inst in instances] == layer_occluders(
+            [inst.amodal_mask for inst in instances])
+        for k, inst in enumerate(instances):
+            # in front = painted later; listed = the amodal masks overlap
+            for other in range(len(instances)):
+                overlap = (inst.amodal_mask & instances[other].amodal_mask).any()
+                assert (other in inst.occluded_by) == (other > k and overlap)
+            hidden = inst.amodal_mask & ~inst.visible_mask
+            covering = np.logical_or.reduce(
+                [instances[o].amodal_mask for o in inst.occluded_by] or [np.zeros_like(hidden)])
+            assert not (hidden & ~covering).any()  # what is hidden is hidden by an occluder
+            chains += any(instances[o].occluded_by for o in inst.occluded_by)
+    assert chains > 0  # some scenes stack three layers

@@ -210,3 +210,40 @@ def test_feathering_softens_pixels_but_keeps_binary_identical_masks():
     ring = cv2.dilate(occluder, np.ones((3, 3), np.uint8)).astype(bool) & ~occluder.astype(bool)
     changed = (hard.occluded_image != soft.occluded_image).any(axis=2)
     assert changed.any() and not (changed & ~ring).any()
+
+
+def test_pairs_carry_their_layer_order(with_occluders, coco):
+    annotated = json.loads((with_occluders / "annotations.json").read_text())
+    by_image = {}
+    for ann in annotated["annotations"]:
+        by_image.setdefault(ann["image_id"], []).append(ann)
+    for anns in by_image.values():
+        roles = {a["role"]: a for a in anns}
+        if "occluder" in roles:  # the occluded version: the occluder is pasted over the target
+            assert roles["target"]["occluded_by"] == [roles["occluder"]["id"]]
+            assert roles["occluder"]["occluded_by"] == []
+        else:
+            assert [a["occluded_by"] for a in anns] == [[]]
+    records = read_dataset("amodal_coco", with_occluders / "annotations.json").records
+    assert sum(bool(r.occluded_by) for r in records) == N
+    # Without the occluder's annotation nothing annotated lies in front of anything.
+    assert all(a["occluded_by"] == [] for a in coco["annotations"])
+
+
+def test_scenes_source_writes_multi_object_images_with_layer_order(tmp_path):
+    job = Job(tmp_path / "scenes", "scenes", 6, 3, image_size=96)
+    assert generate(job) == {"generated": 6, "skipped": 0}
+    coco = json.loads((job.out / "annotations.json").read_text())
+    assert len(coco["images"]) == 6 and coco["info"]["scene"]["image_size"] == 96
+    ids = {a["id"]: a for a in coco["annotations"]}
+    assert len(ids) == len(coco["annotations"])
+    from sameo_core.data.procedural_scenes import SceneConfig, generate_scene
+
+    for index, img in enumerate(coco["images"]):
+        rgb, instances = generate_scene(np.random.default_rng([3, index]), SceneConfig(96))
+        anns = [a for a in coco["annotations"] if a["image_id"] == img["id"]]
+        assert cv2.imread(str(job.out / img["file_name"]))[..., ::-1].tolist() == rgb.tolist()
+        assert [np.array_equal(rle.decode(a["segmentation"]), i.amodal_mask)
+                for a, i in zip(anns, instances)] == [True] * len(instances)  # fmt: skip
+        for a, inst in zip(anns, instances):
+            assert a["occluded_by"] == [anns[k]["id"] for k in inst.occluded_by]

@@ -184,3 +184,75 @@ def test_trained_model_gives_tight_offset_crops():
         assert full.sum() == result.amodal.area > 0
         iou = (full & instance.amodal_mask).sum() / (full | instance.amodal_mask).sum()
         assert iou > 0.5, f"IoU {iou:.2f} with the amodal ground truth"
+
+
+@pytest.fixture(scope="module")
+def two_heads():
+    torch.manual_seed(3)
+    return build_sameo("test", modal_head=True)
+
+
+def _reference_head(model, image, boxes, head):
+    """One head straight from the model: full-resolution upsampling, best predicted IoU."""
+    tensor = torch.from_numpy(image).permute(2, 0, 1)[None].float() / 255
+    with torch.inference_mode():
+        emb = model.image_embeddings(tensor)
+        logits, iou = model.predict_masks(emb, torch.from_numpy(boxes)[None], image.shape[:2],
+                                          head=head)  # fmt: skip
+    full = F.interpolate(logits[0], image.shape[:2], mode="bicubic", align_corners=False)
+    rows, choice = torch.arange(len(boxes)), iou[0].argmax(1)
+    return (full[rows, choice] >= 0).numpy(), iou[0][rows, choice].numpy()
+
+
+@pytest.mark.parametrize("chunk_size", [1, 2, 8])
+def test_visible_and_hidden_masks_follow_the_rule(two_heads, image, chunk_size):
+    predictor = AmodalPredictor(two_heads, config=PredictorConfig(chunk_size=chunk_size))
+    assert predictor.has_modal_head and predictor.heads == ("amodal", "modal")
+    predictor.set_image(image)
+    prediction = predictor.predict(BOXES)
+    assert prediction.has_visible and prediction.heads == ("amodal", "modal")
+    amodal, _ = _reference_head(two_heads, image, BOXES, "amodal")
+    modal, modal_iou = _reference_head(two_heads, image, BOXES, "modal")
+    assert any((m & ~a).any() for m, a in zip(modal, amodal)), "the rule must be exercised"
+    for got, a, m, iou in zip(prediction.masks, amodal, modal, modal_iou):
+        np.testing.assert_array_equal(got.amodal.paste(60, 80), a)  # unchanged by the modal head
+        np.testing.assert_array_equal(got.visible.paste(60, 80), m & a)  # the rule: modal ∩ amodal
+        np.testing.assert_array_equal(got.hidden.paste(60, 80), a & ~m)
+        assert got.visible_outside_amodal == (m & ~a).sum()
+        assert got.visible_iou == pytest.approx(float(iou), abs=1e-5)
+        assert got.visible_fraction == pytest.approx((m & a).sum() / a.sum())
+        for part in (got.visible, got.hidden):  # tight crops
+            assert part.area == part.paste(60, 80).sum()
+            assert part.mask.size == 0 or (part.mask[0].any() and part.mask[:, -1].any())
+
+
+def test_one_batched_decoder_call_per_chunk_and_head(two_heads, image):
+    calls = {"amodal": 0, "modal": 0}
+    hooks = [decoder.register_forward_hook(lambda *_, head=head: calls.__setitem__(
+        head, calls[head] + 1)) for head, decoder in (("amodal", two_heads.mask_decoder),
+                                                      ("modal", two_heads.modal_decoder))]
+    try:
+        predictor = AmodalPredictor(two_heads, config=PredictorConfig(chunk_size=2))
+        predictor.set_image(image)
+        predictor.predict(BOXES)  # 3 boxes: 2 chunks
+    finally:
+        for hook in hooks:
+            hook.remove()
+    assert calls == {"amodal": 2, "modal": 2}
+
+
+def test_without_a_modal_head_the_predictor_says_so(model, two_heads, image):
+    for predictor in (AmodalPredictor(model),
+                      AmodalPredictor(two_heads, config=PredictorConfig(modal=False))):
+        predictor.set_image(image)
+        prediction = predictor.predict(BOXES)
+        assert predictor.heads == ("amodal",) and not prediction.has_visible
+        assert all(m.visible is None and m.hidden is None and m.visible_fraction is None
+                   for m in prediction.masks)
+    assert not AmodalPredictor(model).has_modal_head
+    # the amodal masks do not depend on whether the modal head runs
+    both = AmodalPredictor(two_heads)
+    both.set_image(image)
+    for a, b in zip(both.predict(BOXES).masks, prediction.masks):
+        np.testing.assert_array_equal(a.amodal.mask, b.amodal.mask)
+        assert a.amodal.offset == b.amodal.offset

@@ -43,6 +43,11 @@ def test_plain_and_safetensors_state_dicts(tmp_path, official_vitt):
         _assert_weights_equal(build_sameo("vitt", tmp_path / name), official_vitt)
 
 
+def _official_decoder_as_modal(state):
+    return {"modal_decoder." + k[len("mask_decoder."):]: v for k, v in state.items()
+            if k.startswith("mask_decoder.")}
+
+
 def test_sameo_training_format_full_and_decoder_only(tmp_path, official_vitt):
     base = tmp_path / "base.pt"
     torch.save({"model": official_vitt}, base)
@@ -53,16 +58,26 @@ def test_sameo_training_format_full_and_decoder_only(tmp_path, official_vitt):
     model = build_sameo("vitt", tmp_path / "decoder_only.pt", base_checkpoint=base)
     expected = {k: tuned[k] if k.startswith("mask_decoder.") else v
                 for k, v in official_vitt.items()}
-    _assert_weights_equal(model, expected)
+    # The official decoder that the SAMEO decoder replaces stays as the modal head.
+    assert model.has_modal_head
+    _assert_weights_equal(model, {**expected, **_official_decoder_as_modal(official_vitt)})
     with pytest.raises(CheckpointError, match="decoder-only file: pass a base checkpoint"):
         build_sameo("vitt", tmp_path / "decoder_only.pt")
+    without = build_sameo("vitt", tmp_path / "decoder_only.pt", base_checkpoint=base,
+                          modal_head=False)
+    assert not without.has_modal_head
+    _assert_weights_equal(without, expected)
 
     encoder = {k[len("image_encoder."):]: v for k, v in tuned.items()
                if k.startswith("image_encoder.")}
     torch.save({"decoder": decoder, "encoder": encoder}, tmp_path / "full.pt")
     model = build_sameo("vitt", tmp_path / "full.pt", base_checkpoint=base)
     expected.update({k: v for k, v in tuned.items() if k.startswith("image_encoder.")})
+    # A fine-tuned encoder makes other embeddings: the official decoder is no modal head then.
+    assert not model.has_modal_head
     _assert_weights_equal(model, expected)
+    with pytest.raises(CheckpointError, match="no modal head: the checkpoint replaces the base"):
+        build_sameo("vitt", tmp_path / "full.pt", base_checkpoint=base, modal_head=True)
 
 
 def test_our_checkpoint_round_trip_with_metadata(tmp_path):
@@ -96,6 +111,84 @@ def test_missing_unexpected_and_misshaped_keys(tmp_path, official_vitt):
     assert "mask_decoder.iou_token.weight" in message
     assert "extra.weight" in message
     assert "mask_decoder.mask_tokens.weight: checkpoint (5, 256) vs model (4, 256)" in message
+
+
+def test_official_file_alone_has_no_modal_head(tmp_path, official_vitt):
+    torch.save({"model": official_vitt}, tmp_path / "official.pt")
+    model = build_sameo("vitt", tmp_path / "official.pt")
+    assert not model.has_modal_head and list(model.state_dict()) == list(official_vitt)
+    with pytest.raises(CheckpointError, match="no modal head: the weights hold no"):
+        build_sameo("vitt", tmp_path / "official.pt", modal_head=True)
+
+
+def test_our_checkpoint_with_both_heads_round_trip(tmp_path):
+    torch.manual_seed(4)
+    model = build_sameo("test", modal_head=True)
+    path = tmp_path / "both.pt"
+    save_checkpoint(path, model, step=3)
+    state, meta = read_checkpoint(path)
+    assert meta["heads"] == ["amodal", "modal"] and meta["format_version"] == 2
+    loaded = build_sameo(checkpoint=path)
+    assert loaded.has_modal_head
+    _assert_weights_equal(loaded, model.state_dict())
+    amodal_only = build_sameo(checkpoint=path, modal_head=False)
+    assert not amodal_only.has_modal_head
+    _assert_weights_equal(amodal_only, model.state_dict())  # every key it has is equal
+    # and a file without a modal head says so in its metadata
+    save_checkpoint(tmp_path / "one.pt", amodal_only)
+    assert read_checkpoint(tmp_path / "one.pt")[1]["heads"] == ["amodal"]
+
+
+def test_training_format_with_a_modal_decoder_part(tmp_path, official_vitt):
+    tuned = seeded_state_dict(key_list("vitt"), 9)
+    part = {k[len("mask_decoder."):]: v for k, v in tuned.items() if k.startswith("mask_decoder.")}
+    torch.save({"decoder": part, "modal_decoder": part}, tmp_path / "heads.pt")
+    torch.save({"model": official_vitt}, tmp_path / "base.pt")
+    model = build_sameo("vitt", tmp_path / "heads.pt", base_checkpoint=tmp_path / "base.pt")
+    assert model.has_modal_head
+    for key, value in part.items():
+        torch.testing.assert_close(model.state_dict()["modal_decoder." + key], value)
+
+
+def test_full_checkpoint_over_its_own_base_keeps_the_base_decoder(tmp_path):
+    """A SAMEO file that stores every weight, encoders unchanged, over the base it came from."""
+    torch.manual_seed(5)
+    base_model = build_sameo("test")
+    save_checkpoint(tmp_path / "base.pt", base_model)
+    tuned = build_sameo("test")
+    tuned.load_state_dict(base_model.state_dict())
+    with torch.no_grad():
+        tuned.mask_decoder.iou_token.weight.add_(1.0)
+    save_checkpoint(tmp_path / "tuned.pt", tuned)
+    model = build_sameo(checkpoint=tmp_path / "tuned.pt", base_checkpoint=tmp_path / "base.pt")
+    assert model.has_modal_head
+    torch.testing.assert_close(model.modal_decoder.iou_token.weight,
+                               base_model.mask_decoder.iou_token.weight)
+    torch.testing.assert_close(model.mask_decoder.iou_token.weight,
+                               tuned.mask_decoder.iou_token.weight)
+
+
+def test_modal_head_errors_name_the_problem(tmp_path):
+    torch.manual_seed(6)
+    model = build_sameo("test", modal_head=True)
+    state = model.state_dict()
+    del state["modal_decoder.iou_token.weight"]
+    torch.save({"model": state}, tmp_path / "partial.pt")
+    with pytest.raises(CheckpointError, match=r"missing keys \(1\).*modal_decoder.iou_token"):
+        build_sameo("test", tmp_path / "partial.pt")
+    # metadata listing a modal head that the weights do not have
+    meta = {"config": model.config.to_dict(), "heads": ["amodal", "modal"]}
+    plain = {k: v for k, v in state.items() if not k.startswith("modal_decoder.")}
+    torch.save({"model": plain, "sameo": meta}, tmp_path / "liar.pt")
+    with pytest.raises(CheckpointError, match="lists heads .* but it has no modal_decoder"):
+        build_sameo(checkpoint=tmp_path / "liar.pt")
+    torch.save({"model": plain, "sameo": dict(meta, heads="modal")}, tmp_path / "odd.pt")
+    with pytest.raises(CheckpointError, match="'heads' must list"):
+        build_sameo(checkpoint=tmp_path / "odd.pt")
+    # a file with a modal head into a network built without one
+    save_checkpoint(tmp_path / "both.pt", model)
+    with pytest.raises(CheckpointError, match="a modal head the network was built without"):
+        load_weights(build_sameo("test"), tmp_path / "both.pt")
 
 
 class Arbitrary:

@@ -108,3 +108,35 @@ def test_config_validation_and_registry():
 def test_bad_image_tensor(tiny):
     with pytest.raises(ValueError, match=r"\[B, 3, H, W\]"):
         tiny.image_embeddings(torch.rand(1, 4, 64, 64))
+
+
+def test_modal_head_has_its_own_keys_and_shares_the_prompt_encoding():
+    torch.manual_seed(1)
+    model = build_sameo("test", modal_head=True)
+    plain = build_sameo("test")
+    assert model.has_modal_head and not plain.has_modal_head
+    modal_keys = [k for k in model.state_dict() if k.startswith("modal_decoder.")]
+    assert [k.replace("modal_decoder.", "mask_decoder.", 1) for k in modal_keys] == [
+        k for k in plain.state_dict() if k.startswith("mask_decoder.")]
+    emb = model.image_embeddings(torch.rand(1, 3, 64, 64))
+    boxes = torch.tensor([[[4.0, 4, 40, 50], [10, 12, 60, 30]]])
+    with torch.inference_mode():
+        sparse = model.encode_prompts(*model.box_prompts(boxes), (64, 64))
+        for head, decoder in (("amodal", model.mask_decoder), ("modal", model.modal_decoder)):
+            logits, iou = model.predict_masks(emb, boxes, (64, 64), head=head)
+            again = model.decode_sparse(emb, sparse, head=head)
+            direct = decoder(emb, model.prompt_encoder.get_dense_pe(), sparse, True)
+            torch.testing.assert_close(again[0], logits)
+            torch.testing.assert_close(direct[0], logits[0])
+            torch.testing.assert_close(direct[1], iou[0])
+        amodal, _ = model.predict_masks(emb, boxes, (64, 64))
+        modal, _ = model.predict_masks(emb, boxes, (64, 64), head="modal")
+    assert not torch.allclose(amodal, modal)  # two decoders with their own weights
+
+
+def test_asking_for_a_missing_head_is_an_error(tiny):
+    emb = tiny.image_embeddings(torch.rand(1, 3, 64, 64))
+    with pytest.raises(ValueError, match="no modal head"):
+        tiny.predict_masks(emb, torch.tensor([[[4.0, 4, 40, 50]]]), (64, 64), head="modal")
+    with pytest.raises(ValueError, match="head must be one of"):
+        tiny.decoder("visible")

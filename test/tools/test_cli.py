@@ -47,6 +47,10 @@ COMMANDS = {
     "node_demo": ["sameo_ros.harness.node_demo", "--checkpoint", "{missing}"],
     "ablation_prompts": ["training.ablation_prompts", "--gt", "{missing}", "--out",
                          "{tmp}/ablation"],
+    "evaluate_occlusion": ["training.evaluate_occlusion", "--gt", "amodal_coco:{missing}",
+                           "--checkpoint", "{garbage}"],
+    "occlusion_benchmark": ["sameo_core.tools.occlusion_benchmark", "--checkpoint",
+                            "{garbage}"],
 }  # fmt: skip
 
 

@@ -1,8 +1,10 @@
 """End-to-end runs of the sameo_core commands: the image demo and the benchmark."""
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -45,3 +47,30 @@ def test_benchmark_prints_and_writes_json(tmp_path):
     assert frame["ours_ms"] > 0 and frame["official_ms"] > 0
     assert frame["ratio_ours_over_official"] == frame["ours_ms"] / frame["official_ms"]
     assert "ratio" in proc.stdout
+
+
+def test_occlusion_benchmark_prints_and_writes_json(tmp_path):
+    demo = Path(__file__).resolve().parents[2] / "checkpoints" / "demo" / "sameo_shapes_demo.pt"
+    proc = subprocess.run(
+        [sys.executable, "-m", "sameo_core.tools.occlusion_benchmark", "--checkpoint", str(demo),
+         "--variant", "test", "--repeats", "1", "--json", str(tmp_path / "occ.json")],
+        check=True, capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS="1"),
+    )
+    report = json.loads((tmp_path / "occ.json").read_text())
+    assert report["frame"] == {"height": 480, "width": 640, "detections": 20}
+    assert [row["model"] for row in report["rows"]] == [str(demo), "test (random weights)"]
+    for row in report["rows"]:
+        ms = row["median_ms"]
+        assert row["model_ms"] == ms["encoder"] + ms["decoder_amodal"]
+        assert row["extra_ms"] == ms["decoder_both"] - ms["decoder_amodal"] + ms["order"]
+        assert row["extra_share"] == row["extra_ms"] / row["model_ms"]
+        assert row["related_pairs"] >= row["decided_pairs"] >= 0
+    assert "of model time" in proc.stdout
+
+
+def test_occlusion_benchmark_frame_has_twenty_visible_boxes():
+    from sameo_core.tools.occlusion_benchmark import scene_frame
+
+    image, boxes = scene_frame()
+    assert image.shape == (480, 640, 3) and boxes.shape == (20, 4)
+    assert (boxes[:, 2:] > boxes[:, :2]).all() and (boxes[:, 2:] <= [640, 480]).all()

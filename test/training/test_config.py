@@ -70,6 +70,9 @@ def test_overrides_types_and_nesting(tmp_path):
         (["run.cache_embeddings=/tmp/x", "model.train_image_encoder=true"], ValueError, "frozen"),
         (["optim.batch_unit=pixels"], ValueError, "batch_unit"),
         (["optim.focal_alpha=strong"], TypeError, "expected float"),
+        (["model.heads=[visible]"], ValueError, "model.heads"),
+        (["model.heads=[]"], ValueError, "model.heads"),
+        (["model.heads=[modal, modal]"], ValueError, "model.heads"),
     ],
 )
 def test_bad_overrides_are_rejected(overrides, error, match):

@@ -16,7 +16,7 @@ DEMO = Path(__file__).resolve().parents[2] / "checkpoints" / "demo" / "sameo_sha
 _XYWH_TO_XYXY = np.array([[1, 0, 1, 0], [0, 1, 0, 1], [0, 0, 1, 0], [0, 0, 0, 1]], float)
 
 
-def _mean_amodal_iou(model, seed: int = 123, scenes: int = 8) -> float:
+def _mean_iou(model, head: str = "amodal", seed: int = 123, scenes: int = 8) -> float:
     predictor = AmodalPredictor(model)
     rng = np.random.default_rng(seed)
     ious = []
@@ -25,25 +25,35 @@ def _mean_amodal_iou(model, seed: int = 123, scenes: int = 8) -> float:
         predictor.set_image(image)
         boxes = np.array([i.amodal_box for i in instances]) @ _XYWH_TO_XYXY
         for out, inst in zip(predictor.predict(boxes).masks, instances):
-            pred = out.amodal.paste(128, 128)
-            union = np.logical_or(pred, inst.amodal_mask).sum()
-            ious.append(np.logical_and(pred, inst.amodal_mask).sum() / max(union, 1))
+            pred = (out.amodal if head == "amodal" else out.visible).paste(128, 128)
+            truth = inst.amodal_mask if head == "amodal" else inst.visible_mask
+            union = np.logical_or(pred, truth).sum()
+            ious.append(np.logical_and(pred, truth).sum() / max(union, 1))
     return float(np.mean(ious))
 
 
 def test_demo_checkpoint_is_small_labelled_and_loads():
-    assert DEMO.stat().st_size < 5_000_000
+    assert DEMO.stat().st_size < 6_000_000  # two float16 decoders and the encoder
     meta = torch.load(DEMO, map_location="cpu", weights_only=True)["sameo"]
-    assert "synthetic shapes only" in meta["note"]
+    assert "synthetic shapes only" in meta["note"] and meta["heads"] == ["amodal", "modal"]
     model = build_sameo(checkpoint=DEMO)
-    assert model.config.img_size == 128
+    assert model.config.img_size == 128 and model.has_modal_head
+
+
+def test_demo_modal_head_has_learned_visible_masks():
+    torch.set_num_threads(1)
+    trained = build_sameo(checkpoint=DEMO)
+    torch.manual_seed(0)
+    untrained = build_sameo(config=trained.config, modal_head=True)
+    visible, before = _mean_iou(trained, "visible"), _mean_iou(untrained, "visible")
+    assert visible > 0.65 and before < 0.3, (visible, before)
 
 
 def test_demo_checkpoint_has_learned():
     torch.set_num_threads(1)
-    trained = _mean_amodal_iou(build_sameo(checkpoint=DEMO))
+    trained = _mean_iou(build_sameo(checkpoint=DEMO))
     torch.manual_seed(0)
-    untrained = _mean_amodal_iou(build_sameo(config=build_sameo(checkpoint=DEMO).config))
+    untrained = _mean_iou(build_sameo(config=build_sameo(checkpoint=DEMO).config))
     assert trained > 0.7 and untrained < 0.3, (trained, untrained)
 
 
