@@ -4,7 +4,8 @@ The functions read messages by attribute, so they take rclpy messages (the node)
 messages (the replay tool) alike: an Image needs height, width, encoding, step and data; a
 CompressedImage format and data; a Detection2DArray the vision_msgs 4.x layout
 (bbox.center.position.x/y, bbox.size_x/size_y, results[].hypothesis); PointPrompts points[].x/y
-and labels.
+and labels; a depth Image also is_bigendian; a CameraInfo width, height, k, p, binning_x/y and
+roi.
 """
 
 from __future__ import annotations
@@ -14,6 +15,16 @@ from typing import Any
 
 import cv2
 import numpy as np
+
+from sameo_core.camera import (
+    BAD_INTRINSICS,
+    DEPTH_ENCODINGS,
+    MALFORMED_DEPTH,
+    UNKNOWN_ENCODING,
+    DepthInputError,
+    PinholeIntrinsics,
+    depth_to_metres,
+)
 
 # encoding -> (channels, the slice of a pixel's channels that gives R, G, B); mono8 is repeated.
 ENCODINGS: dict[str, tuple[int, slice]] = {
@@ -129,6 +140,61 @@ def mono8_to_mask(msg: Any) -> np.ndarray:
             "size", f"mask data has {data.size} bytes for step {step} x {height} rows"
         )
     return data.reshape(height, step)[:, :width] != 0
+
+
+DEPTH_DTYPES = {"16UC1": "u2", "32FC1": "f4"}  # REP 118; the byte order is is_bigendian's
+
+
+def depth_image_to_metres(msg: Any) -> np.ndarray:
+    """A depth sensor_msgs/Image, 16UC1 (millimetres, 0 = no reading) or 32FC1 (metres, NaN /
+    inf / 0 = no reading), as float32 [H, W] metres with NaN for no reading; honours step and
+    is_bigendian. DepthInputError (UNKNOWN_ENCODING, MALFORMED_DEPTH) for anything else."""
+    encoding = str(msg.encoding)
+    if encoding not in DEPTH_ENCODINGS:
+        raise DepthInputError(
+            UNKNOWN_ENCODING, f"{encoding!r}; depth must be one of {', '.join(DEPTH_ENCODINGS)}"
+        )
+    height, width, step = int(msg.height), int(msg.width), int(msg.step)
+    dtype = np.dtype((">" if msg.is_bigendian else "<") + DEPTH_DTYPES[encoding])
+    data = byte_view(msg.data)
+    if min(height, width) == 0 or step < width * dtype.itemsize or data.size != step * height:
+        raise DepthInputError(
+            MALFORMED_DEPTH, f"{width}x{height} {encoding} image with step {step} and "
+            f"{data.size} bytes (expected step >= {width * dtype.itemsize} and step*height bytes)"
+        )  # fmt: skip
+    rows = np.ascontiguousarray(data.reshape(height, step)[:, : width * dtype.itemsize])
+    return depth_to_metres(rows.view(dtype), encoding)
+
+
+def camera_info_to_intrinsics(msg: Any) -> PinholeIntrinsics:
+    """The pinhole intrinsics of the image a sensor_msgs/CameraInfo describes.
+
+    The camera matrix is the left 3x3 block of P (the rectified image's, which is what sameo
+    works on; README, "3D from depth"), or K when P is all zeros (drivers that fill only K).
+    Binning and a region of interest give the image actually published: the roi is cut from the
+    calibrated width x height, then binned. DepthInputError(BAD_INTRINSICS) for a missing (zero)
+    calibration or size.
+    """
+    p = np.asarray(msg.p, dtype=np.float64)
+    k = np.asarray(msg.k, dtype=np.float64)
+    if p.size == 12 and p.any():
+        matrix = p.reshape(3, 4)[:, :3]
+    else:
+        matrix = k
+    if int(msg.width) == 0 or int(msg.height) == 0:
+        raise DepthInputError(BAD_INTRINSICS, "CameraInfo has width or height 0 (not calibrated)")
+    full = PinholeIntrinsics.from_matrix(matrix, int(msg.width), int(msg.height))
+    bx, by = max(int(msg.binning_x), 1), max(int(msg.binning_y), 1)
+    roi = msg.roi
+    x0, y0 = int(roi.x_offset), int(roi.y_offset)
+    roi_w, roi_h = int(roi.width) or full.width, int(roi.height) or full.height
+    if (bx, by, x0, y0, roi_w, roi_h) == (1, 1, 0, 0, full.width, full.height):
+        return full
+    # Pixel edges stay aligned (PinholeIntrinsics.scaled_to): u' + 1/2 = (u - x0 + 1/2) / bx.
+    return PinholeIntrinsics(
+        full.fx / bx, full.fy / by, (full.cx - x0 + 0.5) / bx - 0.5,
+        (full.cy - y0 + 0.5) / by - 0.5, roi_w // bx, roi_h // by,
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)

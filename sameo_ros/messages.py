@@ -102,6 +102,8 @@ def amodal_mask(types: MessageTypes, source_header: Any, record: Any) -> Any:
     hypothesis = types.make(
         "vision_msgs/msg/ObjectHypothesis", class_id=record.class_id, score=record.detector_score
     )
+    visible = record.visible
+    no_visible = np.zeros((0, 0), bool)
     return types.make(
         "sameo_ros/msg/AmodalMask",
         id=record.id,
@@ -110,10 +112,17 @@ def amodal_mask(types: MessageTypes, source_header: Any, record: Any) -> Any:
         predicted_iou=float32(record.iou),
         prompt_box=bounding_box(types, record.prompt_box),
         amodal_box=bounding_box(types, record.amodal_box),
-        x_offset=int(record.offset[0]),
-        y_offset=int(record.offset[1]),
-        mask=mono8_mask(types, source_header, record.mask),
+        x_offset=int(record.amodal.offset[0]),
+        y_offset=int(record.amodal.offset[1]),
+        mask=mono8_mask(types, source_header, record.amodal.mask),
+        visible_x_offset=0 if visible is None else int(visible.offset[0]),
+        visible_y_offset=0 if visible is None else int(visible.offset[1]),
+        visible_mask=mono8_mask(types, source_header, no_visible if visible is None
+                                else visible.mask),  # fmt: skip
         visible_fraction=float32(record.visible_fraction),
+        occluded_by=list(record.occluded_by),
+        occludes=list(record.occludes),
+        rank=int(record.rank),
     )
 
 
@@ -124,3 +133,77 @@ def amodal_mask_array(types: MessageTypes, source_header: Any, records: Sequence
         header=source_header,
         masks=[amodal_mask(types, source_header, r) for r in records],
     )
+
+
+def _point(types: MessageTypes, xyz: np.ndarray) -> Any:
+    x, y, z = (float(v) for v in xyz)
+    return types.make("geometry_msgs/msg/Point", x=x, y=y, z=z)
+
+
+def _pose(types: MessageTypes, xyz: np.ndarray) -> Any:
+    identity = types.make("geometry_msgs/msg/Quaternion", x=0.0, y=0.0, z=0.0, w=1.0)
+    return types.make("geometry_msgs/msg/Pose", position=_point(types, xyz), orientation=identity)
+
+
+def detection_3d(types: MessageTypes, source_header: Any, record: Any) -> Any:
+    """vision_msgs/Detection3D of a MaskRecord with 3D (README, "3D from depth"): id; one
+    hypothesis with the detector's class and score, whose pose is the centroid of the visible
+    points; bbox the amodal extent (centre, size; axes of the camera's optical frame)."""
+    obj = record.object_3d
+    box = obj.amodal_box
+    covariance = np.zeros(36)
+    result = types.make(
+        "vision_msgs/msg/ObjectHypothesisWithPose",
+        hypothesis=types.make("vision_msgs/msg/ObjectHypothesis", class_id=record.class_id,
+                              score=float(record.detector_score)),  # fmt: skip
+        pose=types.make("geometry_msgs/msg/PoseWithCovariance",
+                        pose=_pose(types, obj.centroid), covariance=covariance),  # fmt: skip
+    )
+    x, y, z = (float(v) for v in box[3:] - box[:3])
+    bbox = types.make(
+        "vision_msgs/msg/BoundingBox3D", center=_pose(types, (box[:3] + box[3:]) / 2.0),
+        size=types.make("geometry_msgs/msg/Vector3", x=x, y=y, z=z),
+    )  # fmt: skip
+    return types.make(
+        "vision_msgs/msg/Detection3D", header=source_header, results=[result], bbox=bbox,
+        id=record.id,
+    )  # fmt: skip
+
+
+def detection_3d_array(types: MessageTypes, source_header: Any, records: Sequence[Any]) -> Any:
+    """vision_msgs/Detection3DArray: one Detection3D per record that has 3D, in record order."""
+    return types.make(
+        "vision_msgs/msg/Detection3DArray", header=source_header,
+        detections=[detection_3d(types, source_header, r) for r in records if r.object_3d],
+    )  # fmt: skip
+
+
+POINT_FIELDS = (("x", 0, 7), ("y", 4, 7), ("z", 8, 7), ("instance", 12, 6))  # FLOAT32, UINT32
+_POINT_DTYPE = np.dtype({"names": ["x", "y", "z", "instance"],
+                         "formats": ["<f4", "<f4", "<f4", "<u4"], "offsets": [0, 4, 8, 12],
+                         "itemsize": 16})  # fmt: skip
+
+
+def point_cloud(types: MessageTypes, source_header: Any, records: Sequence[Any]) -> Any:
+    """sensor_msgs/PointCloud2 (unordered, little-endian) of every object's visible 3D points:
+    x, y, z (float32, metres, optical frame) and instance (uint32: the object's position in the
+    frame's AmodalMaskArray.masks)."""
+    parts = [(k, r.object_3d.points) for k, r in enumerate(records) if r.object_3d]
+    count = sum(len(points) for _, points in parts)
+    cloud = np.empty(count, _POINT_DTYPE)
+    start = 0
+    for k, points in parts:
+        stop = start + len(points)
+        for axis, name in enumerate("xyz"):
+            cloud[name][start:stop] = points[:, axis]
+        cloud["instance"][start:stop] = k
+        start = stop
+    fields = [types.make("sensor_msgs/msg/PointField", name=name, offset=offset,
+                         datatype=datatype, count=1)
+              for name, offset, datatype in POINT_FIELDS]  # fmt: skip
+    return types.make(
+        "sensor_msgs/msg/PointCloud2", header=source_header, height=1, width=count,
+        fields=fields, is_bigendian=False, point_step=_POINT_DTYPE.itemsize,
+        row_step=_POINT_DTYPE.itemsize * count,
+        data=types.byte_data(cloud.view(np.uint8).reshape(-1)), is_dense=True,
+    )  # fmt: skip

@@ -1,8 +1,9 @@
 """sameo_node: amodal masks for every (image, detections) pair, a thin rclpy shell over sameo_core.
 
 A lifecycle node (README, "ROS 2 node"). configure validates the parameters and loads the model;
-activate creates the subscriptions (`image` or `image/compressed`, `detections`), the publishers
-(`amodal_masks`, `stats`, `debug_image`) and the `segment` service (srv/SegmentAmodal.srv);
+activate creates the subscriptions (`image` or `image/compressed`, `detections`; with depth
+`depth` and `camera_info`), the publishers (`amodal_masks`, `stats`, `debug_image`; with depth
+`detections_3d` and `points`) and the `segment` service (srv/SegmentAmodal.srv);
 deactivate removes them and stops processing; cleanup releases the model and its GPU memory.
 With `managed: false` (the default) the node takes itself to active at start; with
 `managed: true` (launch `managed:=true`) it waits for the transitions. /diagnostics is published
@@ -104,6 +105,11 @@ class SameoNode(LifecycleNode):
             self.get_logger().error(f"configure failed: {self.configure_error}")
             return TransitionCallbackReturn.FAILURE
         self.config, self.configure_error, self._state = config, None, "inactive"
+        if not self.pipeline.has_visible:
+            self.get_logger().warning(
+                "the model has no modal head: masks come without visible masks and occlusion "
+                "order" + (", and depth gives no 3D" if config.depth else "")
+            )
         self.get_logger().info("configured")
         return TransitionCallbackReturn.SUCCESS
 

@@ -1,25 +1,39 @@
-"""Debug overlay of one frame's masks, drawn with sameo_core.visualize (visible part tinted solid,
-occluded part hatched, id, score and visible share as label)."""
+"""Debug overlay of one frame's masks, drawn with sameo_core.visualize: the visible part tinted
+solid, the hidden part hatched (the whole mask solid without a modal head); as label the id, the
+score, the visible share, the front-to-back rank and, with depth, the object's distance."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from sameo_core.geometry import RoiMask
 from sameo_core.visualize import OverlayItem
 from sameo_core.visualize import draw_overlay as draw_items
 
 from .pipeline import MaskRecord
 
 
+def label(record: MaskRecord) -> str:
+    """'id score vis% r<rank> <depth> m' (the parts that are known)."""
+    parts = [record.id, f"{record.score:.2f}"]
+    if not math.isnan(record.visible_fraction):
+        parts.append(f"vis {record.visible_fraction:.0%}")
+    if record.rank >= 0:
+        parts.append(f"r{record.rank}")
+    if record.object_3d is not None:
+        parts.append(f"{record.object_3d.depth:.2f} m")
+    return " ".join(parts)
+
+
 def draw_overlay(rgb: np.ndarray, records: list[MaskRecord]) -> np.ndarray:
     """RGB uint8 [H, W, 3] copy of `rgb` with every record drawn on it."""
     items = [
         OverlayItem(
-            amodal=RoiMask(r.mask, r.offset),
-            visible=r.visible,
+            amodal=r.amodal,
+            visible=None if r.visible is None else r.amodal.aligned(r.visible),
             box=r.prompt_box,
-            label=f"{r.id} {r.score:.2f} vis {r.visible_fraction:.0%}",
+            label=label(r),
         )
         for r in records
     ]

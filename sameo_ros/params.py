@@ -5,8 +5,9 @@ the replay tool builds the same `NodeConfig` from its command line; tests check
 config/sameo.yaml and the launch file against it.
 
 Topics are fixed relative names (`image`, `detections`, `amodal_masks`, `debug_image`, `stats`,
-the service `segment`), remapped in launch as the ROS convention has it; there are no topic
-parameters.
+the service `segment`; with `depth: true` also `depth`, `camera_info`, `detections_3d` and, with
+`point_cloud: true`, `points`), remapped in launch as the ROS convention has it; there are no
+topic parameters.
 """
 
 from __future__ import annotations
@@ -38,6 +39,9 @@ class NodeConfig:
     mask_threshold: float = 0.0
     chunk_size: int = 4
     debug_image: bool = True
+    depth: bool = False  # RGB-D: depth + camera_info in, detections_3d out
+    point_cloud: bool = False  # with depth: the visible points, labelled by instance
+    depth_wait: float = 0.1
     stats_period: float = 5.0
     stats_window: int = 100
 
@@ -61,6 +65,12 @@ DESCRIPTIONS: dict[str, str] = {
     "mask_threshold": "logit threshold turning mask logits into the binary amodal mask",
     "chunk_size": "prompts decoded per mask-decoder call (2-4 is fastest on CPU)",
     "debug_image": "draw and publish the overlay on debug_image (only while it has subscribers)",
+    "depth": "RGB-D: subscribe to depth (16UC1 mm or 32FC1 m, registered to image) and "
+    "camera_info, paired by stamp like the detections; publish detections_3d",
+    "point_cloud": "with depth: also publish the visible 3D points of every object on points "
+    "(PointCloud2, x y z + instance)",
+    "depth_wait": "seconds a frame waits, after its model pass, for a depth image and CameraInfo "
+    "within sync_slop of its stamp before it is published without 3D",
     "stats_period": "seconds between latency/fps log lines",
     "stats_window": "frames in the sliding window of the latency and fps figures",
 }
@@ -102,10 +112,12 @@ def _validate(c: NodeConfig) -> None:
         _check(getattr(c, name) in allowed, name, f"must be one of {allowed}", getattr(c, name))
     for name in ("qos_depth", "max_detections", "chunk_size", "stats_window"):
         _check(getattr(c, name) >= 1, name, "must be >= 1", getattr(c, name))
-    for name in ("sync_slop", "score_threshold", "mask_threshold", "stats_period"):
+    for name in ("sync_slop", "score_threshold", "mask_threshold", "stats_period", "depth_wait"):
         _check(math.isfinite(getattr(c, name)), name, "must be finite", getattr(c, name))
     _check(c.sync_slop >= 0.0, "sync_slop", "must be >= 0", c.sync_slop)
     _check(c.stats_period > 0.0, "stats_period", "must be > 0", c.stats_period)
+    _check(c.depth_wait >= 0.0, "depth_wait", "must be >= 0", c.depth_wait)
+    _check(c.depth or not c.point_cloud, "point_cloud", "needs depth: true", c.point_cloud)
 
 
 def _as_declared(values: dict[str, Any]) -> dict[str, Any]:

@@ -2,7 +2,11 @@
 
 The one place in sameo_ros that calls the predictor (`FramePipeline._run_model`); the node's
 topic worker and its service, and the replay tool, all go through `FramePipeline.process`.
-ROS-free: messages are read by attribute (conversions.py), so it runs on a rosbag without ROS.
+Per frame: the amodal and visible masks of the selected detections (sameo_core's predictor), the
+3D of every object when depth is enabled (`sameo_core.inference.depth_lifting`), and the
+occlusion order of the masks with the depth evidence added (`sameo_core.inference.
+occlusion_order`). ROS-free: messages are read by attribute (conversions.py), so it runs on a
+rosbag without ROS.
 """
 
 from __future__ import annotations
@@ -16,12 +20,30 @@ from typing import Any
 import numpy as np
 import torch
 
+from sameo_core.camera import DepthInputError
+from sameo_core.geometry import RoiMask
 from sameo_core.inference import AmodalPredictor, PredictorConfig
+from sameo_core.inference.depth_lifting import DepthLifting, Object3D, lift_objects
+from sameo_core.inference.occlusion_order import OcclusionOrder, occlusion_order
 from sameo_core.model import build_sameo
 
-from .conversions import Prompts, byte_view, detections_to_prompts, is_compressed, stamp_ns, to_rgb
+from .conversions import (
+    Prompts,
+    byte_view,
+    camera_info_to_intrinsics,
+    depth_image_to_metres,
+    detections_to_prompts,
+    is_compressed,
+    stamp_ns,
+    to_rgb,
+)
 from .params import NodeConfig
-from .visibility import visible_fraction, visible_masks
+
+# Why a frame got no 3D when depth is enabled (beside sameo_core.camera's and depth_lifting's
+# reasons, carried by DepthInputError): fixed strings, logged throttled by reason.
+NO_DEPTH_IMAGE = "no depth image within sync_slop of the frame"
+NO_CAMERA_INFO = "no CameraInfo within sync_slop of the frame"
+NO_MODAL_HEAD = "the model has no modal head (3D needs visible masks)"
 
 
 @dataclass(frozen=True)
@@ -29,17 +51,22 @@ class FrameInputs:
     """The messages that make one frame, paired by stamp (an optional input is one more field).
 
     image: sensor_msgs/Image or CompressedImage; detections: vision_msgs/Detection2DArray;
-    points: PointPrompts[] (empty, or one per detection; from SegmentAmodal requests).
+    points: PointPrompts[] (empty, or one per detection; from SegmentAmodal requests);
+    depth, camera_info: the depth Image and CameraInfo of the frame's stamp (None when none
+    came within sync_slop; read only when the pipeline lifts to 3D).
     """
 
     image: Any
     detections: Any
     points: Any = ()
+    depth: Any = None
+    camera_info: Any = None
 
 
 @dataclass(frozen=True)
 class MaskRecord:
-    """One amodal mask with everything an AmodalMask message carries (messages.amodal_mask)."""
+    """One object with everything its AmodalMask and Detection3D messages carry
+    (messages.amodal_mask, messages.detection_3d)."""
 
     id: str
     class_id: str
@@ -47,11 +74,15 @@ class MaskRecord:
     score: float
     iou: float
     prompt_box: np.ndarray  # xyxy, clipped to the image
-    amodal_box: np.ndarray  # xyxy of the mask, may leave the image
-    offset: tuple[int, int]  # (x, y) of mask pixel (0, 0)
-    mask: np.ndarray  # bool [h, w]
-    visible: np.ndarray  # bool [h, w], same ROI
-    visible_fraction: float
+    amodal_box: np.ndarray  # xyxy of the amodal mask, may leave the image
+    amodal: RoiMask
+    visible: RoiMask | None  # None: the model has no modal head
+    visible_fraction: float  # |visible| / |amodal|; NaN when unknown
+    occluded_by: tuple[str, ...] = ()  # ids of the objects in front of this one
+    occludes: tuple[str, ...] = ()
+    rank: int = -1  # 0 = nothing in front; -1 = unknown (no visible masks)
+    object_3d: Object3D | None = None  # with depth: the object's 3D, None when it has none
+    no_3d_reason: str = ""  # with depth: why object_3d is None
 
 
 @dataclass
@@ -59,8 +90,12 @@ class FrameResult:
     image: np.ndarray  # the input as RGB uint8 [H, W, 3] (for the debug overlay)
     records: list[MaskRecord]
     rejected: dict[str, str] = field(default_factory=dict)  # detection id -> reason
-    timings_ms: dict[str, float] = field(default_factory=dict)  # convert, model, visibility
+    timings_ms: dict[str, float] = field(default_factory=dict)  # convert, model, lifting, order
     encoded: bool = True  # False when the image was the one encoded last (decoder only)
+    lifted: bool = False  # depth was asked for (a Detection3DArray goes out, maybe empty)
+    depth_error: DepthInputError | None = None  # with depth: why the frame has no 3D at all
+    lifting: DepthLifting | None = None
+    order: OcclusionOrder | None = None
 
 
 @dataclass(frozen=True)
@@ -72,8 +107,12 @@ class Selection:
 
 
 def build_predictor(config: NodeConfig) -> AmodalPredictor:
-    """The SAMEO predictor the config asks for (random weights when no checkpoint is given)."""
-    model = build_sameo(variant=config.variant or None, checkpoint=config.checkpoint or None)
+    """The SAMEO predictor the config asks for. Without a checkpoint: random weights with both
+    heads (tests only: every output of the node exists, none means anything)."""
+    model = build_sameo(
+        variant=config.variant or None, checkpoint=config.checkpoint or None,
+        modal_head=None if config.checkpoint else True,
+    )  # fmt: skip
     predictor_config = PredictorConfig(
         mask_threshold=config.mask_threshold, chunk_size=config.chunk_size, invalid_boxes="skip"
     )
@@ -120,16 +159,25 @@ class FramePipeline:
     it). The image encoder runs only when the image differs from the last one encoded.
     """
 
-    def __init__(self, predictor: AmodalPredictor, selection: Selection) -> None:
+    def __init__(
+        self, predictor: AmodalPredictor, selection: Selection, lift: bool = False
+    ) -> None:
         self.predictor: AmodalPredictor | None = predictor
         self.selection = selection
+        self.lift = lift  # depth enabled: lift every frame's objects to 3D
         self._lock = threading.Lock()
         self._encoded: ImageKey | None = None
 
     @classmethod
     def from_config(cls, config: NodeConfig) -> FramePipeline:
         selection = Selection(config.score_threshold, config.max_detections)
-        return cls(build_predictor(config), selection)
+        return cls(build_predictor(config), selection, lift=config.depth)
+
+    @property
+    def has_visible(self) -> bool:
+        """Whether the masks come with visible masks (the model has a modal head)."""
+        predictor = self.predictor
+        return predictor is not None and predictor.has_modal_head and predictor.config.modal
 
     def update(self, selection: Selection, mask_threshold: float) -> None:
         """New runtime parameters; they apply from the next frame on."""
@@ -139,9 +187,13 @@ class FramePipeline:
                 config = replace(self.predictor.config, mask_threshold=mask_threshold)
                 self.predictor.config = config
 
-    def process(self, inputs: FrameInputs) -> FrameResult:
-        """Masks for the detections of `inputs` on its image. ConversionError (a ValueError) for
-        an unusable image or prompts; other errors come from the model."""
+    def process(self, inputs: FrameInputs, lift: bool | None = None) -> FrameResult:
+        """Masks for the detections of `inputs` on its image, their occlusion order, and with
+        depth (`lift`, default: the pipeline's setting) their 3D. ConversionError (a
+        ValueError) for an unusable image or prompts; other errors come from the model. Depth
+        problems never raise: the frame keeps its 2D result and `depth_error` says why it has
+        no 3D."""
+        lift = self.lift if lift is None else lift
         with self._lock:
             t0 = time.perf_counter()
             rgb = to_rgb(inputs.image)
@@ -150,12 +202,17 @@ class FramePipeline:
             t1 = time.perf_counter()
             masks, rejected, encoded = self._run_model(rgb, ImageKey(inputs.image), chosen)
             t2 = time.perf_counter()
-            records = self._records(masks, chosen, rgb.shape[:2])
+            lifting, depth_error = self._lift(inputs, masks, rgb.shape[:2]) if lift else (
+                None, None)  # fmt: skip
             t3 = time.perf_counter()
-        timings = {"convert": t1 - t0, "model": t2 - t1, "visibility": t3 - t2}
+            order = self._order(masks, lifting)
+            records = self._records(masks, chosen, order, lifting)
+            t4 = time.perf_counter()
+        timings = {"convert": t1 - t0, "model": t2 - t1, "lifting": t3 - t2, "order": t4 - t3}
         return FrameResult(
             rgb, records, {chosen.ids[i]: why for i, why in rejected.items()},
-            {k: v * 1000.0 for k, v in timings.items()}, encoded,
+            {k: v * 1000.0 for k, v in timings.items()}, encoded, lift, depth_error, lifting,
+            order,
         )  # fmt: skip
 
     def _run_model(
@@ -177,30 +234,58 @@ class FramePipeline:
         )
         return prediction.masks, dict(prediction.rejected), encoded
 
+    def _lift(
+        self, inputs: FrameInputs, masks: list, image_hw: tuple[int, int]
+    ) -> tuple[DepthLifting | None, DepthInputError | None]:
+        """The 3D of the frame's objects, or why there is none (never raises for bad depth)."""
+        try:
+            if inputs.depth is None:
+                raise DepthInputError(NO_DEPTH_IMAGE, "depth is enabled but none was paired")
+            if inputs.camera_info is None:
+                raise DepthInputError(NO_CAMERA_INFO, "depth is enabled but none was paired")
+            if masks and masks[0].visible is None:
+                raise DepthInputError(NO_MODAL_HEAD, "load a checkpoint with a modal head")
+            depth_m = depth_image_to_metres(inputs.depth)
+            intrinsics = camera_info_to_intrinsics(inputs.camera_info)
+            lifting = lift_objects(
+                [m.visible for m in masks], [m.amodal for m in masks], depth_m, intrinsics,
+                image_hw,
+            )  # fmt: skip
+        except DepthInputError as error:
+            return None, error
+        return lifting, None
+
     @staticmethod
-    def _records(masks: list, prompts: Prompts, image_hw: tuple[int, int]) -> list[MaskRecord]:
-        visibles = visible_masks(
-            [m.amodal.mask for m in masks],
-            [m.amodal.offset for m in masks],
-            [m.prompt_box for m in masks],
-            image_hw,
-        )
-        return [
-            MaskRecord(
-                id=prompts.ids[m.index],
-                class_id=prompts.class_ids[m.index],
-                detector_score=float(prompts.scores[m.index]),
-                score=float(m.score),
-                iou=float(m.iou),
-                prompt_box=np.asarray(m.prompt_box, np.float64),
-                amodal_box=np.asarray(m.box, np.float64),
-                offset=(int(m.amodal.offset[0]), int(m.amodal.offset[1])),
-                mask=m.amodal.mask,
-                visible=v,
-                visible_fraction=visible_fraction(m.amodal.mask, v),
-            )
-            for m, v in zip(masks, visibles)
-        ]
+    def _order(masks: list, lifting: DepthLifting | None) -> OcclusionOrder | None:
+        """Who occludes whom (None without visible masks); with depth, its evidence counts."""
+        if not masks or masks[0].visible is None:
+            return None
+        evidence = lifting.order_evidence if lifting is not None else None
+        return occlusion_order([m.amodal for m in masks], [m.visible for m in masks], evidence)
+
+    @staticmethod
+    def _records(
+        masks: list, prompts: Prompts, order: OcclusionOrder | None,
+        lifting: DepthLifting | None,
+    ) -> list[MaskRecord]:  # fmt: skip
+        ids = [prompts.ids[m.index] for m in masks]
+        objects = {o.index: o for o in lifting.objects} if lifting is not None else {}
+        failed = lifting.failed if lifting is not None else {}
+        records = []
+        for k, m in enumerate(masks):
+            records.append(MaskRecord(
+                id=ids[k], class_id=prompts.class_ids[m.index],
+                detector_score=float(prompts.scores[m.index]), score=float(m.score),
+                iou=float(m.iou), prompt_box=np.asarray(m.prompt_box, np.float64),
+                amodal_box=np.asarray(m.box, np.float64), amodal=m.amodal, visible=m.visible,
+                visible_fraction=float("nan") if m.visible_fraction is None
+                else float(m.visible_fraction),
+                occluded_by=() if order is None else tuple(ids[i] for i in order.occluded_by[k]),
+                occludes=() if order is None else tuple(ids[i] for i in order.occludes[k]),
+                rank=-1 if order is None else int(order.rank[k]),
+                object_3d=objects.get(k), no_3d_reason=failed.get(k, ""),
+            ))  # fmt: skip
+        return records
 
     def model_bytes(self) -> int:
         """Bytes of the model's parameters and buffers (0 once released)."""

@@ -1,13 +1,17 @@
 """Offline replay: run SAMEO over a rosbag2 and write the AmodalMaskArray stream to a new bag.
 
   python -m sameo_ros.replay IN_BAG OUT_BAG --image-topic /camera/image_raw \
-      --detections-topic /detections [--checkpoint sameo.pt] [--debug-images]
+      --detections-topic /detections [--checkpoint sameo.pt] [--debug-images] \
+      [--depth-topic /camera/depth --camera-info-topic /camera/camera_info]
 
 Needs no ROS installation: rosbags reads and writes the bags (mcap and sqlite3) and supplies the
 message classes, which the shared conversions and builders read and fill by attribute, as the
 node does with rclpy's. Pairing, the model pipeline and message building are the node's; unlike
-the node it processes every pair, in bag order. Image and CompressedImage inputs both work. The
-output carries the message definitions and type hashes, so `ros2 bag play` publishes it.
+the node it processes every pair, in bag order. With a depth topic (and its CameraInfo topic) it
+writes the node's Detection3DArray too: a pair waits until the bag has reached its stamp on both
+(or ends), so a depth image recorded after its detections still counts. Image and
+CompressedImage inputs both work. The output carries the message definitions and type hashes, so
+`ros2 bag play` publishes it.
 """
 
 from __future__ import annotations
@@ -24,16 +28,18 @@ from tqdm import tqdm
 from sameo_core.tools import cli
 
 from .conversions import stamp_ns
-from .messages import MessageTypes, amodal_mask_array, copy_header, rgb_image
+from .messages import MessageTypes, amodal_mask_array, copy_header, detection_3d_array, rgb_image
 from .overlay import draw_overlay
-from .pairing import Pair, StampPairer
+from .pairing import Pair, StampBuffer, StampPairer
 from .params import NodeConfig
 from .pipeline import FrameInputs, FramePipeline
 
 OWN_TYPES = ("AmodalMask", "AmodalMaskArray", "FrameStats", "PointPrompts")
 VISION_TYPES = ("Point2D", "Pose2D", "BoundingBox2D", "ObjectHypothesis")  # used by AmodalMask
 VISION_INPUT_TYPES = (*VISION_TYPES, "ObjectHypothesisWithPose", "Detection2D", "Detection2DArray")
+VISION_3D_TYPES = ("ObjectHypothesisWithPose", "BoundingBox3D", "Detection3D", "Detection3DArray")
 MASKS_TYPE = "sameo_ros/msg/AmodalMaskArray"
+DETECTIONS_3D_TYPE = "vision_msgs/msg/Detection3DArray"
 
 
 def rosbags_types(typestore: Any) -> MessageTypes:
@@ -77,9 +83,9 @@ def types_from_connection(connection: Any) -> dict[str, Any]:
     return dict(get_types_from_msg(msgdef.data, connection.msgtype))
 
 
-def output_typestore(vision_types: dict[str, Any]) -> Any:
+def output_typestore(vision_types: dict[str, Any], needed: tuple[str, ...] = VISION_TYPES) -> Any:
     """Jazzy standard types + vision_msgs + sameo_ros messages."""
-    missing = [n for n in VISION_TYPES if f"vision_msgs/msg/{n}" not in vision_types]
+    missing = [n for n in needed if f"vision_msgs/msg/{n}" not in vision_types]
     if missing:
         raise ValueError(
             f"no definition of vision_msgs {missing}: the input bag stores none; "
@@ -105,13 +111,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--device", default="cpu")
     p.add_argument("--sync-slop", type=float, default=NodeConfig.sync_slop, help="seconds")
     p.add_argument("--max-detections", type=int, default=NodeConfig.max_detections)
+    p.add_argument("--depth-topic", default="", help="depth Image (16UC1 mm or 32FC1 m) "
+                   "registered to the image: also write Detection3DArray")
+    p.add_argument("--camera-info-topic", default="", help="CameraInfo of the image "
+                   "(required with --depth-topic)")
+    p.add_argument("--detections-3d-topic", default="/sameo/detections_3d")
     p.add_argument("--storage", choices=("mcap", "sqlite3"), default="mcap")
     p.add_argument(
         "--vision-msgs-dir",
         type=Path,
         help="vision_msgs .msg files, if the input bag stores no message definitions",
     )
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if bool(args.depth_topic) != bool(args.camera_info_topic):
+        p.error("--depth-topic and --camera-info-topic go together")
+    return args
 
 
 class BagReplay:
@@ -125,25 +139,26 @@ class BagReplay:
             device=args.device,
             sync_slop=args.sync_slop,
             max_detections=args.max_detections,
+            depth=bool(args.depth_topic),
         )
         self.pipeline = FramePipeline.from_config(self.config)
-        self.pairer: StampPairer[Any, Any] = StampPairer(int(args.sync_slop * 1e9))
-        self.written = self.skipped = 0
+        slop_ns = int(args.sync_slop * 1e9)
+        self.pairer: StampPairer[Any, Any] = StampPairer(slop_ns)
+        self.depth: StampBuffer[Any] = StampBuffer(slop_ns, history=64)
+        self.camera_info: StampBuffer[Any] = StampBuffer(slop_ns, history=64)
+        self.waiting: list[tuple[Pair, int]] = []  # pairs whose depth may still come
+        self.written = self.skipped = self.without_3d = 0
 
     def run(self) -> None:
         args = self.args
+        inputs = {args.image_topic, args.detections_topic}
+        if args.depth_topic:
+            inputs |= {args.depth_topic, args.camera_info_topic}
         with Reader(args.in_bag) as reader:
-            wanted = [
-                c
-                for c in reader.connections
-                if c.topic in (args.image_topic, args.detections_topic)
-            ]
+            wanted = [c for c in reader.connections if c.topic in inputs]
             topics = {c.topic for c in wanted}
-            if topics != {args.image_topic, args.detections_topic}:
-                raise ValueError(
-                    f"topics missing in {args.in_bag}: "
-                    f"{sorted({args.image_topic, args.detections_topic} - topics)}"
-                )
+            if topics != inputs:
+                raise ValueError(f"topics missing in {args.in_bag}: {sorted(inputs - topics)}")
             store_in, store_out = self._typestores(wanted)
             self.types = rosbags_types(store_out)
             storage = StoragePlugin.MCAP if args.storage == "mcap" else StoragePlugin.SQLITE3
@@ -155,9 +170,11 @@ class BagReplay:
                 ):
                     msg = store_in.deserialize_cdr(raw, connection.msgtype)
                     self._feed(connection.topic, msg, writer, time_ns)
+                self._process_ready(writer, final=True)
         print(
             f"wrote {self.written} AmodalMaskArray messages to {args.out_bag} "
-            f"({self.skipped} frames skipped, {self.pairer.unmatched_total} detections unpaired)"
+            f"({self.skipped} frames skipped, {self.pairer.unmatched_total} detections unpaired"
+            + (f", {self.without_3d} frames without 3D)" if args.depth_topic else ")")
         )
 
     def _typestores(self, connections: list[Any]) -> tuple[Any, Any]:
@@ -171,7 +188,13 @@ class BagReplay:
             )
         store_in.register(found)
         vision = {name: t for name, t in found.items() if name.startswith("vision_msgs/")}
-        return store_in, output_typestore(vision)
+        needed = VISION_TYPES
+        if self.args.depth_topic:
+            needed = (*VISION_TYPES, *VISION_3D_TYPES)
+            installed = self.args.vision_msgs_dir or installed_msg_dir("vision_msgs")
+            if any(f"vision_msgs/msg/{n}" not in vision for n in needed) and installed:
+                vision.update(types_from_dir(installed, "vision_msgs", VISION_3D_TYPES))
+        return store_in, output_typestore(vision, needed)
 
     def _open_outputs(self, writer: Writer, typestore: Any) -> None:
         self.typestore = typestore
@@ -185,19 +208,47 @@ class BagReplay:
             if self.args.debug_images
             else None
         )
+        self.detections_3d_conn = (
+            writer.add_connection(
+                self.args.detections_3d_topic, DETECTIONS_3D_TYPE, typestore=typestore
+            )
+            if self.args.depth_topic
+            else None
+        )
 
     def _feed(self, topic: str, msg: Any, writer: Writer, time_ns: int) -> None:
         stamp = stamp_ns(msg.header.stamp)
-        if topic == self.args.image_topic:
-            result = self.pairer.add_image(stamp, msg)
+        if topic == self.args.depth_topic:
+            self.depth.add(stamp, msg)
+        elif topic == self.args.camera_info_topic:
+            self.camera_info.add(stamp, msg)
         else:
-            result = self.pairer.add_detections(stamp, msg)
-        for pair in result.pairs:
+            add = self.pairer.add_image if topic == self.args.image_topic else (
+                self.pairer.add_detections)  # fmt: skip
+            self.waiting += [(pair, time_ns) for pair in add(stamp, msg).pairs]
+        self._process_ready(writer)
+
+    def _process_ready(self, writer: Writer, final: bool = False) -> None:
+        """Process the waiting pairs whose depth and CameraInfo can no longer get nearer
+        (the bag is past their stamp on both topics), or all of them at the end."""
+        while self.waiting:
+            pair, time_ns = self.waiting[0]
+            if self.args.depth_topic and not final:
+                latest = (self.depth.latest_stamp, self.camera_info.latest_stamp)
+                if any(s is None or s < pair.image_stamp for s in latest):
+                    return
+            self.waiting.pop(0)
             self._process(pair, writer, time_ns)
 
     def _process(self, pair: Pair, writer: Writer, time_ns: int) -> None:
+        depth = camera_info = None
+        if self.args.depth_topic:
+            depth = self.depth.match(pair.image_stamp)
+            camera_info = self.camera_info.match(pair.image_stamp)
         try:
-            result = self.pipeline.process(FrameInputs(pair.image, pair.detections))
+            result = self.pipeline.process(
+                FrameInputs(pair.image, pair.detections, depth=depth, camera_info=camera_info)
+            )
         except ValueError as error:
             tqdm.write(f"skipping frame at {pair.image_stamp * 1e-9:.6f} s: {error}")
             self.skipped += 1
@@ -205,6 +256,13 @@ class BagReplay:
         header = copy_header(self.types, pair.image.header)
         message = amodal_mask_array(self.types, header, result.records)
         writer.write(self.masks_conn, time_ns, self.typestore.serialize_cdr(message, MASKS_TYPE))
+        if self.detections_3d_conn is not None:
+            if result.depth_error is not None:
+                tqdm.write(f"no 3D at {pair.image_stamp * 1e-9:.6f} s: {result.depth_error}")
+                self.without_3d += 1
+            message_3d = detection_3d_array(self.types, header, result.records)
+            raw = self.typestore.serialize_cdr(message_3d, DETECTIONS_3D_TYPE)
+            writer.write(self.detections_3d_conn, time_ns, raw)
         if self.debug_conn is not None:
             overlay = rgb_image(self.types, header, draw_overlay(result.image, result.records))
             writer.write(

@@ -5,6 +5,11 @@ service, the pairing state and the inference worker (README, "ROS 2 node").
 pair the messages by stamp and hand the newest pair over; the worker thread (frame_worker.py)
 runs each frame through the pipeline and publishes, every step guarded so that a bad frame is
 logged and dropped. The service runs the same pipeline (and shares its model lock).
+
+With `depth: true` the depth image and CameraInfo are kept by stamp (pairing.StampBuffer); the
+worker takes the ones of its frame's stamp (waiting up to `depth_wait` for them), and publishes
+a Detection3DArray (and with `point_cloud: true` a PointCloud2) after the AmodalMaskArray. Bad or
+missing depth costs the frame its 3D only, with a throttled warning naming the reason.
 """
 
 from __future__ import annotations
@@ -13,8 +18,8 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from rclpy.qos import QoSProfile, ReliabilityPolicy
-from sensor_msgs.msg import CompressedImage, Image
-from vision_msgs.msg import Detection2DArray
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
+from vision_msgs.msg import Detection2DArray, Detection3DArray
 
 from sameo_ros.msg import AmodalMaskArray, FrameStats
 from sameo_ros.srv import SegmentAmodal
@@ -23,9 +28,9 @@ from .conversions import ConversionError, stamp_ns
 from .frame_worker import FrameWorker
 from .latency_stats import FrameRateStats
 from .latest import LatestSlot
-from .messages import amodal_mask_array, rgb_image
+from .messages import amodal_mask_array, detection_3d_array, point_cloud, rgb_image
 from .overlay import draw_overlay
-from .pairing import Pair, PairingResult, StampPairer
+from .pairing import Pair, PairingResult, StampBuffer, StampPairer
 from .params import NodeConfig
 from .pipeline import FrameInputs, FrameResult
 
@@ -59,6 +64,18 @@ class Serving:
             node.create_subscription(image_type, self.image_topic, self._on_image, qos),
             node.create_subscription(Detection2DArray, "detections", self._on_detections, qos),
         ]
+        slop_ns = int(config.sync_slop * 1e9)
+        self.depth: StampBuffer[Any] = StampBuffer(slop_ns)
+        self.camera_info: StampBuffer[Any] = StampBuffer(slop_ns)
+        self.detections_3d_pub = self.points_pub = None
+        if config.depth:
+            self.subscriptions += [
+                node.create_subscription(Image, "depth", self._on_depth, qos),
+                node.create_subscription(CameraInfo, "camera_info", self._on_camera_info, qos),
+            ]
+            self.detections_3d_pub = node.create_publisher(Detection3DArray, "detections_3d", 10)
+            if config.point_cloud:
+                self.points_pub = node.create_publisher(PointCloud2, "points", 2)
         self.masks_pub = node.create_publisher(AmodalMaskArray, "amodal_masks", 10)
         self.stats_pub = node.create_publisher(FrameStats, "stats", 10)
         self.debug_pub = node.create_publisher(Image, "debug_image", 1)
@@ -75,8 +92,10 @@ class Serving:
             node.get_logger().warning(f"worker still busy after {WORKER_STOP_TIMEOUT_S:g} s")
         for subscription in self.subscriptions:
             node.destroy_subscription(subscription)
-        for publisher in (self.masks_pub, self.stats_pub, self.debug_pub):
-            node.destroy_publisher(publisher)
+        for publisher in (self.masks_pub, self.stats_pub, self.debug_pub, self.detections_3d_pub,
+                          self.points_pub):  # fmt: skip
+            if publisher is not None:
+                node.destroy_publisher(publisher)
         node.destroy_service(self.service)
         node.destroy_timer(self.stats_timer)
 
@@ -90,6 +109,12 @@ class Serving:
     def _on_detections(self, msg: Detection2DArray) -> None:
         self.node.count("detections_received")
         self._hand_over(self.pairer.add_detections(stamp_ns(msg.header.stamp), msg))
+
+    def _on_depth(self, msg: Image) -> None:
+        self.depth.add(stamp_ns(msg.header.stamp), msg)
+
+    def _on_camera_info(self, msg: CameraInfo) -> None:
+        self.camera_info.add(stamp_ns(msg.header.stamp), msg)
 
     def _hand_over(self, result: PairingResult) -> None:
         for stamp in result.unmatched:
@@ -112,13 +137,19 @@ class Serving:
         try:
             pipeline = node.pipeline
             assert pipeline is not None, "no model while active"
-            result = pipeline.process(FrameInputs(pair.image, pair.detections))
+            depth, camera_info = self._depth_inputs(pair.image_stamp)
+            result = pipeline.process(
+                FrameInputs(pair.image, pair.detections, depth=depth, camera_info=camera_info)
+            )
             processed = time.monotonic()
             step = "building the AmodalMaskArray"
             masks = amodal_mask_array(node.types, header, result.records)
+            outputs_3d = self._build_3d(header, result)
             step = "publishing"
             built = time.monotonic()
             self.masks_pub.publish(masks)
+            for publisher, message in outputs_3d:
+                publisher.publish(message)
         except ConversionError as error:
             node.count("skipped")
             node.warn(error.kind, f"skipping {at}: {error}")
@@ -132,9 +163,43 @@ class Serving:
         self.stats.add((published - paired_at) * 1000.0, published)
         if result.rejected:
             node.warn("rejected", f"{at}: ignored detections (id: reason) {result.rejected}")
+        self._warn_depth(result, at)
         debug_ms = self._publish_debug(header, result, at)
         times = (paired_at, started, processed, built, published)
         self._publish_stats(header, result, times, debug_ms, at)
+
+    def _depth_inputs(self, stamp: int) -> tuple[Any, Any]:
+        """The depth image and CameraInfo of `stamp`, waiting up to depth_wait in all for them
+        (None for each one that did not come within sync_slop)."""
+        if not self.config.depth:
+            return None, None
+        deadline = time.monotonic() + self.config.depth_wait
+        depth = self.depth.match(stamp, self.config.depth_wait)
+        camera_info = self.camera_info.match(stamp, max(deadline - time.monotonic(), 0.0))
+        return depth, camera_info
+
+    def _build_3d(self, header: Any, result: FrameResult) -> list[tuple[Any, Any]]:
+        """(publisher, message) of the 3D outputs of a frame (none without depth)."""
+        if self.detections_3d_pub is None:
+            return []
+        types = self.node.types
+        out = [(self.detections_3d_pub, detection_3d_array(types, header, result.records))]
+        if self.points_pub is not None:
+            out.append((self.points_pub, point_cloud(types, header, result.records)))
+        return out
+
+    def _warn_depth(self, result: FrameResult, at: str) -> None:
+        """Why a frame or some of its objects got no 3D, throttled per reason."""
+        if result.depth_error is not None:
+            error = result.depth_error
+            self.node.warn(f"depth: {error.reason}", f"{at}: no 3D: {error}")
+            return
+        missing: dict[str, list[str]] = {}
+        for record in result.records:
+            if record.no_3d_reason:
+                missing.setdefault(record.no_3d_reason, []).append(record.id)
+        for reason, ids in missing.items():
+            self.node.warn(f"depth: {reason}", f"{at}: no 3D for {', '.join(ids)}: {reason}")
 
     def _on_frame_error(self, item: tuple[Pair, float], error: Exception) -> None:
         self.node.count("skipped")
@@ -162,7 +227,8 @@ class Serving:
         try:
             self.stats_pub.publish(FrameStats(
                 header=header, queue_ms=(started - paired_at) * 1000.0, convert_ms=ms["convert"],
-                model_ms=ms["model"], build_ms=ms["visibility"] + (built - processed) * 1000.0,
+                model_ms=ms["model"], lifting_ms=ms["lifting"],
+                build_ms=ms["order"] + (built - processed) * 1000.0,
                 publish_ms=(published - built) * 1000.0, debug_ms=debug_ms,
                 total_ms=(published - paired_at) * 1000.0, fps=self.stats.fps,
                 total_ms_p50=self.stats.percentile(50), total_ms_p99=self.stats.percentile(99),
@@ -178,8 +244,8 @@ class Serving:
         try:
             pipeline = node.pipeline
             assert pipeline is not None, "no model while active"
-            result = pipeline.process(
-                FrameInputs(request.image, request.detections, request.points)
+            result = pipeline.process(  # 2D only: a request carries no depth
+                FrameInputs(request.image, request.detections, request.points), lift=False
             )
             response.masks = amodal_mask_array(node.types, request.image.header, result.records)
             response.rejected = [f"{i}: {why}" for i, why in result.rejected.items()]

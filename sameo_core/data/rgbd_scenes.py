@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 
 from sameo_core.camera import PinholeIntrinsics, metres_to_depth
-from sameo_core.data.shapes import ObjectPatch, background, random_object
+from sameo_core.data.shapes import ObjectPatch, background, random_object, texture
 from sameo_core.geometry import RoiMask
 
 
@@ -308,3 +308,17 @@ __all__ = [
     "random_rgbd_scene",
     "render_planes",
 ]
+
+
+def half_occluded_scene(camera: PinholeIntrinsics, seed: int = 11) -> RgbdScene:
+    """The reference case of an occluded object: a textured 0.30 x 0.20 m rectangle at 1.2 m,
+    centred on the image centre, whose right half a 0.30 m square plane at 0.8 m hides, in front
+    of a background at 2.5 m. Object 0 is the half-hidden rectangle, object 1 the occluder."""
+    rng = np.random.default_rng(seed)
+    centre = ((camera.width - 1) / 2, (camera.height - 1) / 2)
+    patch = ObjectPatch(texture(rng, 60, 90), np.ones((60, 90), bool), 2)
+    back = place_plane(patch, 0.30, 1.2, centre, camera)
+    occluder = ObjectPatch(texture(rng, 80, 80), np.ones((80, 80), bool), 2)
+    u = centre[0] + 0.15 * camera.fx / 0.8  # its left edge on the centre of the back plane
+    front = place_plane(occluder, 0.30, 0.8, (u, centre[1]), camera)
+    return render_planes([back, front], camera, texture(rng, camera.height, camera.width), 2.5)

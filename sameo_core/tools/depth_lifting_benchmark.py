@@ -11,7 +11,9 @@ with `DepthNoise()`; both as 16UC1 millimetres, decoded as the node will decode 
 objects that have a visible part: the centroid error of the visible part and the object-depth
 error as a share of the true depth; the extent error (the larger of the width and height errors)
 of the amodal extent and, for comparison, of the visible part's box, on unoccluded, occluded and
-half-hidden objects; the order from depth on the pairs whose amodal masks overlap; the outcomes.
+half-hidden objects; on the pairs whose amodal masks overlap, the order from the depth evidence
+alone and the occlusion order the node publishes (mask and depth evidence,
+`sameo_core.inference.occlusion_order`); the outcomes.
 Predicted masks come from the model prompted with each object's visible box (what a detector
 gives); objects hidden entirely get no prompt.
 
@@ -42,6 +44,7 @@ from sameo_core.data.rgbd_scenes import (
 from sameo_core.geometry import RoiMask
 from sameo_core.inference import AmodalPredictor, Prediction, PredictorConfig
 from sameo_core.inference.depth_lifting import DepthLifting, lift_objects
+from sameo_core.inference.occlusion_order import occlusion_order
 from sameo_core.model import SAMEO_CONFIGS, build_sameo
 from sameo_core.tools import cli
 from sameo_core.tools.inference_benchmark import run_header, timed_side_by_side, write_results
@@ -63,10 +66,8 @@ class MaskSource:
 
     masks(scene, prediction) → one visible and one amodal RoiMask per scene object; prediction
     is the model's answer to the scene's visible boxes (`Prediction.masks[k].index` is the
-    object index), None when `needs_model` is False. When the predictor gains the modal head of
-    the modal-decoder work, its mode is one more entry here, e.g.
-    `"predicted": MaskSource("the model's visible and amodal masks", True,
-    lambda s, p: _by_object(s, p, lambda m: m.visible, lambda m: m.amodal))`.
+    object index), None when `needs_model` is False. "predicted" is what the node does with a
+    checkpoint that has a modal head.
     """
 
     description: str
@@ -96,6 +97,9 @@ MASK_SOURCES: dict[str, MaskSource] = {
                      lambda s, p: (list(s.visible), list(s.amodal))),
     "predicted-amodal": MaskSource("ground-truth visible masks, the model's amodal masks", True,
                                    _gt_visible),
+    "predicted": MaskSource(
+        "the model's visible (modal head) and amodal masks, as the node uses them", True,
+        lambda s, p: _by_object(s, p, lambda m: m.visible, lambda m: m.amodal)),
     "predicted-amodal-as-visible": MaskSource(
         "the model's amodal masks, also as the visible masks (a predictor without modal head)",
         True, lambda s, p: _by_object(s, p, lambda m: m.amodal, lambda m: m.amodal)),
@@ -137,8 +141,12 @@ def _extent_error(size: np.ndarray, truth: np.ndarray) -> float:
     return float(np.max(np.abs(size / truth - 1)))
 
 
-def score_frame(scene: RgbdScene, result: DepthLifting) -> tuple[list[dict], list[dict]]:
-    """Per object with a visible part and per overlapping pair, the errors against the truth."""
+def score_frame(
+    scene: RgbdScene, result: DepthLifting, masks: Masks
+) -> tuple[list[dict], list[dict]]:
+    """Per object with a visible part and per overlapping pair, the errors against the truth
+    (`masks`: the visible and amodal masks that were lifted)."""
+    visible, amodal = masks
     lifted = {o.index: o for o in result.objects}
     rates = scene.occlusion_rates()
     objects = []
@@ -157,6 +165,7 @@ def score_frame(scene: RgbdScene, result: DepthLifting) -> tuple[list[dict], lis
         objects.append(row)
     height, width = scene.depth_m.shape
     pairs = []
+    order = occlusion_order(amodal, visible, result.order_evidence)
     for front, back in sorted(scene.occlusions()):
         i, j = sorted((front, back))
         score = result.order_evidence.get((i, j), 0.0)
@@ -165,7 +174,9 @@ def score_frame(scene: RgbdScene, result: DepthLifting) -> tuple[list[dict], lis
         seen = bool((overlap & scene.visible[front].paste(height, width)).any())
         sign = 1.0 if front == i else -1.0
         verdict = "none" if score == 0 else ("right" if score * sign > 0 else "wrong")
-        pairs.append({"verdict": verdict, "front_seen_in_overlap": seen})
+        published = order.front_of(i, j)
+        combined = "none" if published is None else ("right" if published == front else "wrong")
+        pairs.append({"verdict": verdict, "combined": combined, "front_seen_in_overlap": seen})
     return objects, pairs
 
 
@@ -193,6 +204,7 @@ def summarize(objects: list[dict], pairs: list[dict]) -> dict[str, object]:
         "depth": _stats([o["depth"] for o in lifted], 1),
         "extent": extent,
         "order": {"pairs": len(pairs), **Counter(p["verdict"] for p in pairs),
+                  "published": dict(Counter(p["combined"] for p in pairs)),
                   "front_seen_pairs": len(decidable),
                   "front_seen_right": sum(p["verdict"] == "right" for p in decidable)},
     }  # fmt: skip
@@ -217,7 +229,7 @@ def accuracy(
         for name, source in sources.items():
             masks = source.masks(scene, prediction)
             for cond, raw in depths.items():
-                objects, pairs = score_frame(scene, lift(scene, masks, raw))
+                objects, pairs = score_frame(scene, lift(scene, masks, raw), masks)
                 rows[(name, cond)][0].extend(objects)
                 rows[(name, cond)][1].extend(pairs)
     report: dict[str, dict[str, object]] = {}
@@ -289,11 +301,13 @@ def timing(args: argparse.Namespace, device: torch.device) -> dict[str, dict[str
 def _print_accuracy(report: dict[str, dict[str, object]]) -> None:
     print("| masks | depth | objects | with 3D | centroid median / p95 / < 1 % | depth median "
           "| amodal extent occluded: median / p95 / < 5 % | visible-box extent, occluded "
-          "| amodal extent, unoccluded | order right / wrong / none |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          "| amodal extent, unoccluded | order from depth right / wrong / none "
+          "| published order right / wrong / none |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for name, conditions in report.items():
         for cond, s in conditions.items():
             c, d, ext, order = s["centroid"], s["depth"], s["extent"], s["order"]
+            published = order["published"]
 
             def cell(stats: dict, within: str) -> str:
                 if not stats["n"]:
@@ -307,7 +321,8 @@ def _print_accuracy(report: dict[str, dict[str, object]]) -> None:
                   f"{cell(ext['occluded']['visible'], 'within_5%')} | "
                   f"{cell(ext['unoccluded']['amodal'], 'within_5%')} | "
                   f"{order.get('right', 0)} / {order.get('wrong', 0)} / {order.get('none', 0)} "
-                  f"of {order['pairs']} |")
+                  f"of {order['pairs']} | {published.get('right', 0)} / "
+                  f"{published.get('wrong', 0)} / {published.get('none', 0)} |")
 
 
 def get_args_parser() -> argparse.ArgumentParser:

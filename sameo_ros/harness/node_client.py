@@ -1,7 +1,8 @@
 """A camera-and-detector stand-in that talks to a running sameo_node over DDS.
 
-Publishes `image` (or `image/compressed`) and `detections`, collects `amodal_masks`, `stats`
-and (optionally) `debug_image` with their arrival times, and calls the `segment` service. Used by
+Publishes `image` (or `image/compressed`) and `detections` (with `depth=True` also `depth` and
+`camera_info`), collects `amodal_masks`, `stats`, (optionally) `debug_image` and (with depth)
+`detections_3d` and `points` with their arrival times, and calls the `segment` service. Used by
 the demo, the benchmarks and the node tests. Messages are rclpy's classes; the client serializes
 its inputs before it starts the clock and takes the answers as bytes before it deserializes them
 (both with rclpy.serialization), so that a latency covers the node and DDS, and the camera's,
@@ -20,8 +21,8 @@ from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rclpy.serialization import deserialize_message, serialize_message
-from sensor_msgs.msg import CompressedImage, Image
-from vision_msgs.msg import Detection2DArray
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
+from vision_msgs.msg import Detection2DArray, Detection3DArray
 
 from sameo_ros.conversions import stamp_ns
 from sameo_ros.messages import header, rclpy_types
@@ -40,6 +41,8 @@ class Received:
     masks_decode_ms: dict[int, float] = field(default_factory=dict)
     stats: dict[int, Any] = field(default_factory=dict)
     debug: dict[int, Any] = field(default_factory=dict)
+    detections_3d: dict[int, Any] = field(default_factory=dict)
+    points: dict[int, Any] = field(default_factory=dict)
 
 
 class SameoClient:
@@ -58,6 +61,7 @@ class SameoClient:
         compressed: str = "",
         topics: dict[str, str] | None = None,
         context: Any = None,
+        depth: bool = False,
     ) -> None:
         self.node = Node(name, namespace=namespace, context=context)
         names = {"image": "image", "detections": "detections", "amodal_masks": "amodal_masks",
@@ -88,6 +92,13 @@ class SameoClient:
         subscribe(FrameStats, "stats", lambda m: self._store(self.received.stats, m, m), 10)
         if debug_image:
             subscribe(Image, "debug_image", lambda m: self._store(self.received.debug, m, m), 2)
+        self.depth_pub = self.camera_info_pub = None
+        if depth:
+            self.depth_pub = self.node.create_publisher(Image, "depth", image_qos)
+            self.camera_info_pub = self.node.create_publisher(CameraInfo, "camera_info", 10)
+            subscribe(Detection3DArray, "detections_3d",
+                      lambda m: self._store(self.received.detections_3d, m, m), 10)
+            subscribe(PointCloud2, "points", lambda m: self._store(self.received.points, m, m), 2)
         self._executor = SingleThreadedExecutor(context=context)
         self._executor.add_node(self.node)
         self._thread = threading.Thread(target=self._executor.spin, daemon=True)
@@ -142,18 +153,35 @@ class SameoClient:
         if raw_detections is not None:
             self.detections_pub.publish(raw_detections)
 
+    def publish_depth(self, depth: Any, camera_info: Any) -> None:
+        """Send a frame's depth Image and CameraInfo (either may be None); before its image."""
+        assert self.depth_pub is not None and self.camera_info_pub is not None, "depth=False"
+        if depth is not None:
+            self.depth_pub.publish(depth)
+        if camera_info is not None:
+            self.camera_info_pub.publish(camera_info)
+
+    def wait_3d(self, stamp: int, timeout: float) -> Any | None:
+        with self._lock:
+            self._lock.wait_for(lambda: stamp in self.received.detections_3d, timeout)
+            return self.received.detections_3d.get(stamp)
+
     def send_frame(self, frame: Frame, stamp: int) -> None:
         image = self.image_message(frame.rgb, stamp)
         self.publish(image, self.detections_message(frame, stamp), stamp)
 
     def request(
-        self, frame: Frame, stamp: int, timeout: float, resend_s: float | None = None
-    ) -> Any | None:
+        self, frame: Frame, stamp: int, timeout: float, resend_s: float | None = None,
+        depth: tuple[Any, Any] | None = None,
+    ) -> Any | None:  # fmt: skip
         """Send a frame and wait for its masks. With `resend_s`, send it again while unanswered
         (a best-effort input may lose the first messages after discovery); keep resend_s above
-        the node's time per frame, or the copies queue up behind each other."""
+        the node's time per frame, or the copies queue up behind each other. `depth`: the
+        frame's (depth Image, CameraInfo), sent before it."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
+            if depth is not None:
+                self.publish_depth(*depth)
             self.send_frame(frame, stamp)
             wait = deadline - time.monotonic()
             answer = self.wait_masks(stamp, wait if resend_s is None else min(resend_s, wait))

@@ -5,7 +5,9 @@
 
 Needs the colcon workspace (`make ros`); `make demo` runs exactly this. Each frame is a
 procedural scene whose objects occlude each other; its detections box the visible parts only, and
-the overlays show how far the amodal masks reach behind the occluders (hatched).
+the overlays show how far the amodal masks reach behind the occluders (hatched) and the rank.
+It also scores what came back against the scenes' truth: the occlusion order on the overlapping
+pairs, and the visible masks' IoU.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from sameo_core.geometry import RoiMask
 from sameo_core.tools import cli
-from sameo_ros.conversions import image_to_rgb
+from sameo_ros.conversions import image_to_rgb, mono8_to_mask
 
 from .node_session import node_and_client, stream
 from .synthetic_frames import scene_frame
@@ -61,6 +64,31 @@ def _write_overlays(client, out: Path) -> int:
     return len(client.received.debug)
 
 
+def score_answers(client, frames: list, first_stamp: int = 10**9) -> dict[str, float]:
+    """Occlusion order right on the true overlapping pairs, and the mean IoU of the visible
+    masks with the true ones, over the answered frames (stamps as `node_session.stream`)."""
+    right = pairs = 0
+    ious = []
+    for k, frame in enumerate(frames):
+        entry = client.received.masks.get(first_stamp + k * 10**8)
+        if entry is None:
+            continue
+        height, width = frame.rgb.shape[:2]
+        by_id = {m.id: m for m in entry[0].masks}
+        for det_id, truth, visible in zip(frame.ids, frame.occluded_by, frame.visible):
+            m = by_id.get(det_id)
+            if m is None:
+                continue
+            pairs += len(truth)
+            right += len(set(truth) & set(m.occluded_by))
+            mask = mono8_to_mask(m.visible_mask)
+            predicted = RoiMask(mask, (m.visible_x_offset, m.visible_y_offset)).paste(height,
+                                                                                       width)
+            ious.append((predicted & visible).sum() / max((predicted | visible).sum(), 1))
+    return {"order_pairs": pairs, "order_right": right,
+            "visible_miou": float(np.mean(ious)) if ious else float("nan")}  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -69,15 +97,20 @@ def main(argv: list[str] | None = None) -> None:
         report = stream({"sameo": client}, frames, args.timeout)["sameo"]
         client.wait_masks(-1, 2.0)  # the last debug image
         written = _write_overlays(client, args.out)
+        scores = score_answers(client, frames)
     if not report.timings:
         raise RuntimeError(f"no frame was answered; see {args.out / 'sameo_node_sameo.log'}")
-    figures = report.figures()
+    figures = {**report.figures(), **scores}
     (args.out / "figures.json").write_text(json.dumps(figures, indent=2))
     print(f"{written} overlays in {args.out}/")
     print(
         f"latency p50 {figures['latency_ms_p50']:.0f} ms, p99 {figures['latency_ms_p99']:.0f} ms, "
         f"{figures['fps_one_in_flight']:.2f} fps (one frame in flight), model p50 "
         f"{figures['model_ms_p50']:.0f} ms, {report.lost} frames lost"
+    )
+    print(
+        f"occlusion order right on {scores['order_right']} of {scores['order_pairs']} "
+        f"overlapping pairs; visible masks mean IoU {scores['visible_miou']:.2f}"
     )
 
 

@@ -1,6 +1,7 @@
 """Synthetic camera frames with detections, and the messages a camera and a detector publish.
 
-Frames come from sameo_core.data's procedural amodal scenes (textured shapes occluding each other).
+Frames come from sameo_core.data's procedural amodal scenes (textured shapes occluding each other),
+RGB-D frames from its synthetic RGB-D scenes (textured planes at known depths, exact depth image).
 The detector is simulated: one box per instance around its *visible* part, as a modal detector sees
 it, so the amodal masks should reach beyond the boxes where objects are occluded. The messages are
 built with either library's classes (messages.MessageTypes): rclpy for the client, rosbags for
@@ -15,8 +16,11 @@ from typing import Any
 import cv2
 import numpy as np
 
+from sameo_core.camera import PinholeIntrinsics, metres_to_depth
 from sameo_core.data.procedural_scenes import SceneConfig, generate_scene
+from sameo_core.data.rgbd_scenes import RgbdScene
 from sameo_core.geometry import RoiMask, mask_boxes
+from sameo_core.inference.occlusion_order import occlusion_order
 from sameo_ros.messages import MessageTypes, bounding_box, image
 from sameo_ros.pipeline import MaskRecord
 
@@ -32,6 +36,9 @@ class Frame:
     scores: np.ndarray  # float64 [N]
     amodal: tuple[np.ndarray, ...]  # ground-truth bool [H, W] amodal mask per box
     visible: tuple[np.ndarray, ...]  # ground-truth bool [H, W] visible mask per box
+    # True layer order: per box, the ids of the boxes in front of it where the amodal masks
+    # overlap (boxes repeated with `detections` have none).
+    occluded_by: tuple[tuple[str, ...], ...] = ()
 
 
 def scene_frame(
@@ -46,7 +53,11 @@ def scene_frame(
     """
     rng = np.random.default_rng(seed)
     rgb, instances = generate_scene(rng, SceneConfig(image_size=size))
-    instances = [inst for inst in instances if inst.visible_mask.any()]
+    kept = [k for k, inst in enumerate(instances) if inst.visible_mask.any()]
+    new_index = {old: new for new, old in enumerate(kept)}
+    occluders = [tuple(f"obj{new_index[j]}" for j in instances[k].occluded_by if j in new_index)
+                 for k in kept]  # fmt: skip
+    instances = [instances[k] for k in kept]
     width, height = canvas or (size, size)
     full = np.zeros((height, width, 3), np.uint8)
     full[:size, :size] = rgb[:height, :width]
@@ -68,7 +79,52 @@ def scene_frame(
         scores=rng.uniform(0.6, 1.0, count),
         amodal=tuple(amodal[k] for k in source),
         visible=tuple(visible[k] for k in source),
+        occluded_by=tuple(occluders[k] if k == n else () for n, k in enumerate(source)),
     )
+
+
+def rgbd_frame(scene: RgbdScene, seed: int = 0) -> tuple[Frame, tuple[int, ...]]:
+    """The Frame of an RGB-D scene (boxes around the visible parts; objects hidden entirely are
+    not detected) and the scene's index of each detection; ids are "plane<index>"."""
+    height, width = scene.depth_m.shape
+    seen = tuple(i for i, v in enumerate(scene.visible) if v.area)
+    visible = tuple(scene.visible[i].paste(height, width) for i in seen)
+    return Frame(
+        rgb=scene.rgb,
+        boxes=mask_boxes(np.stack(visible)).astype(np.float64),
+        ids=tuple(f"plane{i}" for i in seen),
+        class_ids=("plane",) * len(seen),
+        scores=np.random.default_rng(seed).uniform(0.6, 1.0, len(seen)),
+        amodal=tuple(scene.amodal[i].paste(height, width) for i in seen),
+        visible=visible,
+        occluded_by=tuple(tuple(sorted(f"plane{f}" for f, b in scene.occlusions()
+                                       if b == i and f in seen)) for i in seen),  # fmt: skip
+    ), seen
+
+
+def depth_message(types: MessageTypes, depth_m: np.ndarray, header: Any,
+                  encoding: str = "16UC1") -> Any:  # fmt: skip
+    """A depth sensor_msgs/Image (16UC1 millimetres or 32FC1 metres) of float metres."""
+    array = metres_to_depth(depth_m, encoding)
+    height, width = array.shape
+    return types.make(
+        "sensor_msgs/msg/Image", header=header, height=height, width=width, encoding=encoding,
+        is_bigendian=0, step=width * array.itemsize,
+        data=types.byte_data(np.ascontiguousarray(array).view(np.uint8).reshape(-1)),
+    )  # fmt: skip
+
+
+def camera_info_message(types: MessageTypes, camera: PinholeIntrinsics, header: Any) -> Any:
+    """sensor_msgs/CameraInfo of a rectified pinhole camera (K = P's left block, no distortion)."""
+    k = camera.matrix()
+    p = np.concatenate([k, np.zeros((3, 1))], axis=1)
+    roi = types.make("sensor_msgs/msg/RegionOfInterest", x_offset=0, y_offset=0, height=0,
+                     width=0, do_rectify=False)  # fmt: skip
+    return types.make(
+        "sensor_msgs/msg/CameraInfo", header=header, height=camera.height, width=camera.width,
+        distortion_model="plumb_bob", d=np.zeros(5), k=k.reshape(-1), r=np.eye(3).reshape(-1),
+        p=p.reshape(-1), binning_x=0, binning_y=0, roi=roi,
+    )  # fmt: skip
 
 
 def image_message(types: MessageTypes, rgb: np.ndarray, header: Any, **override: Any) -> Any:
@@ -121,14 +177,18 @@ def detections_message(types: MessageTypes, frame: Frame, header: Any) -> Any:
 
 
 def ground_truth_records(frame: Frame) -> list[MaskRecord]:
-    """MaskRecords whose masks are the frame's true amodal masks, cropped like the node's."""
+    """MaskRecords whose masks are the frame's true amodal and visible masks, cropped like the
+    node's, with the occlusion order of those masks."""
+    amodal = [RoiMask.from_full(a) for a in frame.amodal]
+    visible = [RoiMask.from_full(v) for v in frame.visible]
+    order = occlusion_order(amodal, visible)
     records = []
-    for k, (amodal, visible) in enumerate(zip(frame.amodal, frame.visible)):
-        roi = RoiMask.from_full(amodal)
+    for k, (a, v) in enumerate(zip(amodal, visible)):
         records.append(MaskRecord(
             id=frame.ids[k], class_id=frame.class_ids[k], detector_score=float(frame.scores[k]),
-            score=0.9, iou=0.9, prompt_box=frame.boxes[k], amodal_box=roi.box(),
-            offset=roi.offset, mask=roi.mask, visible=roi.crop(visible),
-            visible_fraction=float(visible.sum() / amodal.sum()),
+            score=0.9, iou=0.9, prompt_box=frame.boxes[k], amodal_box=a.box(), amodal=a,
+            visible=v, visible_fraction=v.area / a.area,
+            occluded_by=tuple(frame.ids[i] for i in order.occluded_by[k]),
+            occludes=tuple(frame.ids[i] for i in order.occludes[k]), rank=order.rank[k],
         ))  # fmt: skip
     return records

@@ -13,6 +13,7 @@ from sameo_core.camera import (
     PinholeIntrinsics,
     depth_to_metres,
 )
+from sameo_core.data import rgbd_scenes
 from sameo_core.data.rgbd_scenes import (
     DepthNoise,
     RgbdSceneConfig,
@@ -55,15 +56,9 @@ def centroid_errors(scene, result):
             / scene.planes[o.index].depth_m for o in result.objects}  # fmt: skip
 
 
-def half_occluded_scene(depth=None):
+def half_occluded_scene():
     """A 0.30 x 0.20 m rectangle at 1.2 m whose right half is hidden by a plane at 0.8 m."""
-    rng = np.random.default_rng(11)
-    patch = ObjectPatch(texture(rng, 60, 90), np.ones((60, 90), bool), 2)
-    back = place_plane(patch, 0.30, 1.2, (320.0, 240.0), CAMERA)
-    occluder = ObjectPatch(texture(rng, 80, 80), np.ones((80, 80), bool), 2)
-    u = 320.0 + 0.15 * CAMERA.fx / 0.8  # its left edge on the centre of the back plane
-    front = place_plane(occluder, 0.30, 0.8, (u, 240.0), CAMERA)
-    return render_planes([back, front], CAMERA, texture(rng, 480, 640), 2.5)
+    return rgbd_scenes.half_occluded_scene(CAMERA)
 
 
 @pytest.mark.parametrize("encoding", ["16UC1", "32FC1"])

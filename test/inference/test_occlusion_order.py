@@ -100,17 +100,22 @@ def test_depth_evidence_decides_combines_and_is_checked():
     visible = painted(amodal)
     assert order_of(amodal, visible, {(0, 1): 0.5}).front_of(0, 1) == 0
     assert order_of(amodal, visible, {(1, 0): 0.5}).front_of(0, 1) == 1  # (j, i): -d
-    assert order_of(amodal, visible, {(0, 1): 0.05}, margin=0.1).front_of(0, 1) is None
+    # 2 x 0.05 stays below the margin
+    assert order_of(amodal, visible, {(0, 1): 0.05}, margin=0.15).front_of(0, 1) is None
     assert order_of(amodal, visible, {(0, 1): 0.5}, depth_weight=0).front_of(0, 1) is None
     pair = next(p for p in order_of(amodal, visible, {(1, 0): 0.5}).pairs if p.first == 0
                 and p.second == 1)  # fmt: skip
-    assert (pair.mask_score, pair.depth_score, pair.score) == (0.0, -0.5, -0.5)
+    assert (pair.mask_score, pair.depth_score, pair.score) == (0.0, -0.5, -1.0)  # depth weight 2
     # strong depth overrules weak mask evidence, weak depth does not
     two = [rect(0, 0, 30, 30), rect(20, 0, 50, 30)]
     seen = [two[0].copy(), two[1] & ~rect(20, 0, 30, 9)]  # s_mask = 0.3: 0 in front
     assert order_of(two, seen).front_of(0, 1) == 0
     assert order_of(two, seen, {(0, 1): -0.9}).front_of(0, 1) == 1
     assert order_of(two, seen, {(0, 1): -0.1}).front_of(0, 1) == 0
+    # depth evidence above 0.5 decides against any mask evidence (default depth_weight 2)
+    clear = [two[0].copy(), two[1] & ~two[0]]  # s_mask = 1: 0 in front
+    assert order_of(two, clear, {(0, 1): -0.51}).front_of(0, 1) == 1
+    assert order_of(two, clear, {(0, 1): -0.49}).front_of(0, 1) == 0
     # depth for objects whose amodal masks do not overlap relates nothing
     apart = [rect(0, 0, 10, 10), rect(40, 40, 50, 50)]
     assert order_of(apart, apart, {(0, 1): 1.0}).pairs == ()

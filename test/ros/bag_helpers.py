@@ -17,6 +17,8 @@ TOPIC_TYPES = {
     "/image": "sensor_msgs/msg/Image",
     "/compressed": "sensor_msgs/msg/CompressedImage",
     "/detections": "vision_msgs/msg/Detection2DArray",
+    "/depth": "sensor_msgs/msg/Image",
+    "/camera_info": "sensor_msgs/msg/CameraInfo",
 }
 
 

@@ -9,9 +9,12 @@ import cv2
 import numpy as np
 import pytest
 
+from sameo_core.camera import BAD_INTRINSICS, MALFORMED_DEPTH, UNKNOWN_ENCODING, DepthInputError
 from sameo_ros.conversions import (
     ConversionError,
+    camera_info_to_intrinsics,
     compressed_to_rgb,
+    depth_image_to_metres,
     detections_to_prompts,
     image_to_rgb,
     mono8_to_mask,
@@ -162,3 +165,71 @@ def test_bad_point_prompts_raise_a_clear_error(entries, message: str) -> None:
     msg = NS(detections=[_det(10, 20, 4, 6), _det(30, 30, 2, 2)])
     with pytest.raises(ConversionError, match=message):
         detections_to_prompts(msg, _points(*entries))
+
+
+def _depth(array: np.ndarray, encoding: str, big_endian: bool = False, pad: int = 0) -> NS:
+    height, width = array.shape
+    data = array.astype(array.dtype.newbyteorder(">" if big_endian else "<")).view(np.uint8)
+    data = np.concatenate([data.reshape(height, -1), np.zeros((height, pad), np.uint8)], 1)
+    return NS(height=height, width=width, encoding=encoding, is_bigendian=int(big_endian),
+              step=data.shape[1], data=data.tobytes())  # fmt: skip
+
+
+@pytest.mark.parametrize("big_endian", [False, True])
+@pytest.mark.parametrize("pad", [0, 3])
+def test_depth_images_decode_to_metres(big_endian: bool, pad: int) -> None:
+    mm = np.array([[0, 1000, 1500], [65535, 2, 800]], np.uint16)
+    metres = depth_image_to_metres(_depth(mm, "16UC1", big_endian, pad))
+    expected = np.array([[np.nan, 1.0, 1.5], [65.535, 0.002, 0.8]], np.float32)
+    np.testing.assert_allclose(metres, expected, rtol=1e-6)
+    floats = np.array([[1.25, np.nan, -1.0], [np.inf, 0.0, 3.5]], np.float32)
+    metres = depth_image_to_metres(_depth(floats, "32FC1", big_endian, pad))
+    np.testing.assert_array_equal(metres, [[1.25, np.nan, np.nan], [np.nan, np.nan, 3.5]])
+
+
+@pytest.mark.parametrize(
+    "msg, reason",
+    [
+        (_depth(np.ones((2, 2), np.uint8), "mono8"), UNKNOWN_ENCODING),
+        (NS(height=2, width=2, encoding="16UC1", is_bigendian=0, step=4, data=bytes(7)),
+         MALFORMED_DEPTH),
+        (NS(height=2, width=2, encoding="32FC1", is_bigendian=0, step=4, data=bytes(8)),
+         MALFORMED_DEPTH),
+        (NS(height=0, width=0, encoding="16UC1", is_bigendian=0, step=0, data=b""),
+         MALFORMED_DEPTH),
+    ],
+)
+def test_bad_depth_images_raise_with_their_reason(msg: NS, reason: str) -> None:
+    with pytest.raises(DepthInputError) as caught:
+        depth_image_to_metres(msg)
+    assert caught.value.reason == reason
+
+
+def _info(k=(600.0, 0, 320, 0, 610.0, 240, 0, 0, 1), p=None, width=640, height=480,
+          binning=(0, 0), roi=(0, 0, 0, 0)) -> NS:  # fmt: skip
+    x, y, w, h = roi
+    return NS(k=list(k), p=list(p or [0.0] * 12), width=width, height=height,
+              binning_x=binning[0], binning_y=binning[1],
+              roi=NS(x_offset=x, y_offset=y, width=w, height=h))  # fmt: skip
+
+
+def test_camera_info_gives_the_intrinsics_of_the_published_image() -> None:
+    cam = camera_info_to_intrinsics(_info())
+    assert (cam.fx, cam.fy, cam.cx, cam.cy, cam.width, cam.height) == (600, 610, 320, 240, 640,
+                                                                        480)  # fmt: skip
+    p = [500.0, 0, 300, 0, 0, 505.0, 230, 0, 0, 0, 1, 0]
+    rectified = camera_info_to_intrinsics(_info(p=p))
+    assert (rectified.fx, rectified.fy, rectified.cx, rectified.cy) == (500, 505, 300, 230)  # P
+    binned = camera_info_to_intrinsics(_info(binning=(2, 2)))
+    assert (binned.fx, binned.cx, binned.width, binned.height) == (300, 159.75, 320, 240)
+    assert binned == cam.scaled_to(320, 240)  # binning is a same-aspect resize
+    cropped = camera_info_to_intrinsics(_info(roi=(100, 40, 200, 100)))
+    assert (cropped.cx, cropped.cy, cropped.width, cropped.height) == (220, 200, 200, 100)
+
+
+@pytest.mark.parametrize("info", [_info(k=[0.0] * 9), _info(width=0, height=0),
+                                  _info(k=[np.nan] * 9)])
+def test_missing_or_zero_calibration_is_refused(info: NS) -> None:
+    with pytest.raises(DepthInputError) as caught:
+        camera_info_to_intrinsics(info)
+    assert caught.value.reason == BAD_INTRINSICS

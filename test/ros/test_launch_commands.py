@@ -127,6 +127,8 @@ def test_show_args_lists_every_launch_argument(ros_env) -> None:
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
     names = [name for name, *_ in module.ARGUMENTS]
-    assert len(names) == 10
+    assert len(names) == 14
+    remapped = {module.REMAP_ARGUMENTS.get(topic, topic) for topic in module.TOPICS}
+    assert remapped <= set(names)  # every topic of the node can be remapped by an argument
     for name in names:
         assert f"'{name}':" in out.stdout, out.stdout

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
+from sameo_core.geometry import RoiMask
 from sameo_ros.conversions import mono8_to_mask
 from sameo_ros.harness.synthetic_frames import Frame, scene_frame
 from sameo_ros.messages import FLOAT32_MAX
@@ -64,8 +65,23 @@ def check_masks(msg, frame: Frame, stamp: int) -> None:
             assert m.amodal_box.center.position.y == m.y_offset + m.mask.height / 2
             assert mask[0].any() and mask[-1].any() and mask[:, 0].any() and mask[:, -1].any()
             assert -width < m.x_offset < width and -height < m.y_offset < height
-        assert math.isnan(m.visible_fraction) or 0.0 <= m.visible_fraction <= 1.0
+        # The visible part (the random-weight node has both heads): inside the amodal mask, in
+        # its own crop; the share is its area over the amodal area.
+        amodal = RoiMask(mask, (m.x_offset, m.y_offset))
+        visible = RoiMask(mono8_to_mask(m.visible_mask), (m.visible_x_offset, m.visible_y_offset))
+        assert m.visible_mask.header == msg.header
+        assert amodal.aligned(visible).sum() == visible.area
+        if amodal.area:
+            assert math.isclose(m.visible_fraction, visible.area / amodal.area, rel_tol=1e-5)
+        assert m.rank >= 0
     assert non_empty, "every mask empty: the ROI geometry was not checked"
+    # The occlusion order: between this frame's ids, each statement made from both sides.
+    ids = [m.id for m in msg.masks]
+    front_back = {(f, m.id) for m in msg.masks for f in m.occluded_by}
+    assert front_back == {(m.id, b) for m in msg.masks for b in m.occludes}
+    assert all(f in ids and b in ids and f != b for f, b in front_back)
+    rank = {m.id: m.rank for m in msg.masks}
+    assert all(rank[m.id] == 0 for m in msg.masks if not m.occluded_by)
 
 
 @pytest.mark.parametrize("client", ["reliable", "best_effort"], indirect=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 from sameo_ros.latest import LatestSlot
-from sameo_ros.pairing import StampPairer
+from sameo_ros.pairing import StampBuffer, StampPairer, nearest
 
 MS = 1_000_000
 
@@ -75,3 +75,37 @@ def test_latest_slot_close_wakes_a_waiting_worker() -> None:
     slot.close()
     worker.join(timeout=2.0)
     assert not worker.is_alive() and got == [None] and slot.closed
+
+
+def test_nearest_prefers_exact_then_nearest_within_slop() -> None:
+    assert nearest([100, 103, 105], 105, 50) == 2
+    assert nearest([100, 110], 104, 10) == 0  # nearer
+    assert nearest([100, 110], 105, 10) == 0  # tie: the earlier
+    assert nearest([100, 110], 130, 10) is None and nearest([], 1, 10) is None
+
+
+def test_stamp_buffer_matches_by_the_pairing_rule() -> None:
+    buffer: StampBuffer[str] = StampBuffer(slop_ns=10 * MS, history=3)
+    assert buffer.match(100 * MS) is None and buffer.latest_stamp is None
+    for stamp in (90, 100, 120):
+        buffer.add(stamp * MS, f"d{stamp}")
+    assert buffer.match(100 * MS) == "d100"
+    assert buffer.match(95 * MS) == "d90"  # tie: the earlier
+    assert buffer.match(112 * MS) == "d120"
+    assert buffer.match(150 * MS) is None  # nothing within the slop
+    buffer.add(130 * MS, "d130")  # history 3: d90 is gone
+    assert buffer.match(85 * MS) is None and buffer.latest_stamp == 130 * MS
+
+
+def test_stamp_buffer_waits_for_a_late_message_but_not_forever() -> None:
+    buffer: StampBuffer[str] = StampBuffer(slop_ns=10 * MS)
+    buffer.add(95 * MS, "early")
+    late = threading.Timer(0.05, buffer.add, (100 * MS, "exact"))
+    late.start()
+    assert buffer.match(100 * MS, timeout=5.0) == "exact"  # waited for it
+    late.join()
+    # nothing at or after the stamp comes: after the timeout, the best one there
+    assert buffer.match(103 * MS, timeout=0.05) == "exact"
+    # settled at once when a later message is already there
+    buffer.add(200 * MS, "later")
+    assert buffer.match(150 * MS, timeout=60.0) is None

@@ -52,6 +52,8 @@ def test_no_topic_parameters() -> None:
         (dict(chunk_size="4"), "must be of type int"),
         (dict(device="tpu"), "device"),
         (dict(managed="yes"), "must be of type bool"),
+        (dict(depth_wait=-0.1), "depth_wait"),
+        (dict(point_cloud=True), "needs depth: true"),
     ],
 )
 def test_invalid_values_are_rejected(change: dict, message: str) -> None:

@@ -1,4 +1,5 @@
-"""The frame pipeline (no ROS): one place runs the predictor, the encoder only for a new image."""
+"""The frame pipeline (no ROS): one place runs the predictor, the encoder only for a new image;
+visible masks and occlusion order per frame; 3D from depth, and what bad depth costs (only 3D)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,27 @@ from types import SimpleNamespace as NS
 import numpy as np
 import pytest
 
+from sameo_core.camera import BAD_INTRINSICS, SIZE_MISMATCH, UNKNOWN_ENCODING, metres_to_depth
+from sameo_core.inference import AmodalPredictor
+from sameo_core.inference.depth_lifting import (
+    DEPTH_ALL_INVALID,
+    NO_VALID_DEPTH,
+    NO_VISIBLE_PIXELS,
+    TOO_FEW_POINTS,
+)
+from sameo_core.inference.occlusion_order import occlusion_order
+from sameo_core.model import build_sameo
 from sameo_ros.harness.synthetic_frames import scene_frame
 from sameo_ros.params import NodeConfig
-from sameo_ros.pipeline import FrameInputs, FramePipeline, ImageKey, Selection
+from sameo_ros.pipeline import (
+    NO_CAMERA_INFO,
+    NO_DEPTH_IMAGE,
+    NO_MODAL_HEAD,
+    FrameInputs,
+    FramePipeline,
+    ImageKey,
+    Selection,
+)
 
 
 def _image(rgb: np.ndarray, stamp: int = 1, frame_id: str = "cam") -> NS:
@@ -53,7 +72,7 @@ def test_the_encoder_runs_once_per_image(pipeline: FramePipeline) -> None:
     same = pipeline.process(FrameInputs(_image(frame.rgb), _detections(frame.boxes)))
     assert first.encoded and not again.encoded and not same.encoded
     for a, b in zip(first.records, same.records):  # decoder alone: the very same masks
-        assert a.offset == b.offset and np.array_equal(a.mask, b.mask)
+        assert a.amodal.offset == b.amodal.offset and np.array_equal(a.amodal.mask, b.amodal.mask)
     new = pipeline.process(FrameInputs(_image(frame.rgb, stamp=2), _detections(frame.boxes)))
     assert new.encoded
 
@@ -77,3 +96,98 @@ def test_released_pipeline_refuses_frames() -> None:
     frame = scene_frame(seed=2, size=64)
     with pytest.raises(RuntimeError, match="released"):
         pipeline.process(FrameInputs(_image(frame.rgb), _detections(frame.boxes)))
+
+
+def _camera_info(width: int, height: int, f: float = 80.0, k: list | None = None) -> NS:
+    k = k or [f, 0.0, width / 2, 0.0, f, height / 2, 0.0, 0.0, 1.0]
+    return NS(k=k, p=[0.0] * 12, width=width, height=height, binning_x=0, binning_y=0,
+              roi=NS(x_offset=0, y_offset=0, width=0, height=0))  # fmt: skip
+
+
+def _depth_image(depth_m: np.ndarray, encoding: str = "16UC1") -> NS:
+    array = metres_to_depth(depth_m, encoding) if encoding in ("16UC1", "32FC1") else (
+        np.zeros(depth_m.shape, np.uint8))  # fmt: skip
+    h, w = array.shape
+    return NS(height=h, width=w, encoding=encoding, is_bigendian=0, step=w * array.itemsize,
+              data=array.tobytes())  # fmt: skip
+
+
+def test_masks_come_with_visible_parts_and_their_occlusion_order(pipeline) -> None:
+    frame = scene_frame(seed=3, size=64)
+    result = pipeline.process(FrameInputs(_image(frame.rgb, stamp=7), _detections(frame.boxes)))
+    records = result.records
+    assert records and all(r.visible is not None for r in records)
+    for r in records:  # visible ⊆ amodal, in its own crop; the share is |visible| / |amodal|
+        inside = r.amodal.aligned(r.visible)
+        assert inside.sum() == r.visible.area
+        assert not (inside & ~r.amodal.mask).any()
+        assert r.visible_fraction == pytest.approx(r.visible.area / max(r.amodal.area, 1))
+    order = occlusion_order([r.amodal for r in records], [r.visible for r in records])
+    ids = [r.id for r in records]
+    for k, r in enumerate(records):
+        assert r.occluded_by == tuple(ids[i] for i in order.occluded_by[k])
+        assert r.occludes == tuple(ids[i] for i in order.occludes[k])
+        assert r.rank == order.rank[k]
+    assert not result.lifted and result.lifting is None and result.depth_error is None
+
+
+def test_without_a_modal_head_there_is_no_visible_mask_order_or_3d() -> None:
+    predictor = AmodalPredictor(build_sameo(variant="test"))
+    amodal_only = FramePipeline(predictor, Selection(), lift=True)
+    assert not amodal_only.has_visible
+    frame = scene_frame(seed=4, size=64)
+    result = amodal_only.process(FrameInputs(
+        _image(frame.rgb), _detections(frame.boxes), depth=_depth_image(np.ones((64, 64))),
+        camera_info=_camera_info(64, 64)))  # fmt: skip
+    assert result.records and all(r.visible is None and r.rank == -1 for r in result.records)
+    assert all(np.isnan(r.visible_fraction) and not r.occluded_by for r in result.records)
+    assert result.depth_error.reason == NO_MODAL_HEAD
+
+
+def test_depth_lifts_every_object_or_says_why_not(pipeline) -> None:
+    frame = scene_frame(seed=5, size=64)
+    depth = np.full((64, 64), 1.5)
+    depth[:, :8] = 0.7  # a nearer strip
+    inputs = FrameInputs(_image(frame.rgb, stamp=8), _detections(frame.boxes),
+                         depth=_depth_image(depth), camera_info=_camera_info(64, 64))
+    result = pipeline.process(inputs, lift=True)
+    assert result.lifted and result.depth_error is None and result.lifting is not None
+    for r in result.records:
+        assert (r.object_3d is None) != (r.no_3d_reason == "")  # 3D, or the reason why not
+        if r.object_3d is not None:
+            assert r.object_3d.depth in (pytest.approx(1.5), pytest.approx(0.7))
+    assert any(r.object_3d is not None for r in result.records)
+    assert result.timings_ms["lifting"] > 0
+
+
+@pytest.mark.parametrize(
+    "change, reason",
+    [
+        (dict(depth=None), NO_DEPTH_IMAGE),
+        (dict(camera_info=None), NO_CAMERA_INFO),
+        (dict(camera_info=_camera_info(64, 64, k=[0.0] * 9)), BAD_INTRINSICS),
+        (dict(depth=_depth_image(np.ones((64, 64)), encoding="mono8")), UNKNOWN_ENCODING),
+        (dict(depth=_depth_image(np.ones((40, 64)))), SIZE_MISMATCH),
+        (dict(depth=_depth_image(np.zeros((64, 64)))), DEPTH_ALL_INVALID),
+    ],
+)
+def test_bad_depth_costs_the_3d_only(pipeline, change: dict, reason: str) -> None:
+    frame = scene_frame(seed=6, size=64)
+    inputs = dict(image=_image(frame.rgb, stamp=9), detections=_detections(frame.boxes),
+                  depth=_depth_image(np.ones((64, 64))), camera_info=_camera_info(64, 64))
+    result = pipeline.process(FrameInputs(**{**inputs, **change}), lift=True)
+    assert result.depth_error is not None and result.depth_error.reason == reason
+    assert len(result.records) == len(frame.boxes)  # the 2D result is whole
+    assert all(r.object_3d is None for r in result.records) and result.lifted
+
+
+def test_too_few_depth_points_fail_per_object(pipeline) -> None:
+    frame = scene_frame(seed=6, size=64)
+    depth = np.zeros((64, 64))
+    depth[:2, :2] = 1.0  # 4 valid readings in a corner
+    result = pipeline.process(FrameInputs(
+        _image(frame.rgb, stamp=10), _detections(frame.boxes), depth=_depth_image(depth),
+        camera_info=_camera_info(64, 64)), lift=True)  # fmt: skip
+    assert result.depth_error is None
+    reasons = {r.no_3d_reason for r in result.records}
+    assert reasons <= {TOO_FEW_POINTS, NO_VALID_DEPTH, NO_VISIBLE_PIXELS} and "" not in reasons

@@ -11,12 +11,18 @@ import pytest
 from rosbags.rosbag2 import Reader
 from rosbags.typesys import Stores, get_typestore
 
+from sameo_core.camera import PinholeIntrinsics
 from sameo_ros.conversions import mono8_to_mask, stamp_ns
-from sameo_ros.harness.synthetic_frames import compressed_message, scene_frame
+from sameo_ros.harness.synthetic_frames import (
+    camera_info_message,
+    compressed_message,
+    depth_message,
+    scene_frame,
+)
 from sameo_ros.messages import header
 from sameo_ros.replay import types_from_connection
 
-from .bag_helpers import detections, image, input_types, write_bag
+from .bag_helpers import VISION_MSGS, detections, image, input_types, write_bag
 
 REPO = Path(__file__).resolve().parents[2]
 SEC = 1_000_000_000
@@ -104,3 +110,53 @@ def test_replay_writes_decodable_amodal_masks(tmp_path: Path, storage: str, comp
     debug = out["/sameo/debug_image"]
     assert len(debug) == len(arrays) and debug[0].encoding == "rgb8"
     assert (debug[0].height, debug[0].width) == (96, 96)
+
+
+def test_replay_with_depth_writes_detection_3d_arrays(tmp_path: Path) -> None:
+    types = input_types()
+    camera = PinholeIntrinsics(80.0, 80.0, 47.5, 47.5, 96, 96)
+    wall = np.full((96, 96), 1.2)
+    frames = {k * SEC: scene_frame(seed=30 + k, size=96) for k in (1, 2, 3)}
+    messages = []
+    for stamp, frame in frames.items():
+        h = header(types, stamp, "camera")
+        rgbd = [("/depth", depth_message(types, wall, h)),
+                ("/camera_info", camera_info_message(types, camera, h))]
+        shot = [("/image", image(types, frame.rgb, stamp)),
+                ("/detections", detections(types, frame, stamp))]
+        if stamp == 2 * SEC:  # recorded after its detections: still this frame's depth
+            messages += shot + rgbd
+        elif stamp == 3 * SEC:  # no CameraInfo: masks, an empty Detection3DArray, a message
+            messages += shot + rgbd[:1]
+        else:
+            messages += rgbd + shot
+    write_bag(tmp_path / "in", messages, "mcap")
+    command = [sys.executable, "-m", "sameo_ros.replay", str(tmp_path / "in"),
+               str(tmp_path / "out"), "--image-topic", "/image", "--detections-topic",
+               "/detections", "--depth-topic", "/depth", "--camera-info-topic", "/camera_info",
+               "--vision-msgs-dir", str(VISION_MSGS), "--variant", "test"]  # fmt: skip
+    run = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert "no 3D at 3.000000 s: no CameraInfo" in run.stdout + run.stderr
+    assert "1 frames without 3D" in run.stdout
+    out = _read_output(tmp_path / "out")
+    connections = out["_connections"][0]
+    assert connections["/sameo/detections_3d"].msgtype == "vision_msgs/msg/Detection3DArray"
+    found = {stamp_ns(a.header.stamp): a for a in out["/sameo/detections_3d"]}
+    masks = {stamp_ns(a.header.stamp): a for a in out["/sameo/amodal_masks"]}
+    assert sorted(found) == sorted(masks) == sorted(frames)
+    for stamp in (1 * SEC, 2 * SEC):
+        lifted = [d.id for d in found[stamp].detections]
+        assert lifted == [m.id for m in masks[stamp].masks if m.visible_mask.width] and lifted
+        for d in found[stamp].detections:
+            assert abs(d.results[0].pose.pose.position.z - 1.2) < 1e-3
+    assert found[3 * SEC].detections == []
+
+
+def test_replay_refuses_depth_without_camera_info(tmp_path: Path) -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "sameo_ros.replay", str(tmp_path / "in"), str(tmp_path / "out"),
+         "--image-topic", "/image", "--detections-topic", "/d", "--depth-topic", "/depth"],
+        cwd=REPO, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert run.returncode == 2 and "--camera-info-topic go together" in run.stderr

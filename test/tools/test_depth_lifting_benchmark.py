@@ -43,6 +43,8 @@ def test_benchmark_reports_accuracy_per_mask_source_and_timing_side_by_side(tmp_
     assert exact["centroid"]["within_1%"] == 1.0
     assert exact["extent"]["occluded"]["amodal"]["within_5%"] == 1.0
     assert exact["order"]["right"] == exact["order"]["front_seen_pairs"] >= 1
+    published = exact["order"]["published"]  # masks and depth together: never wrong either
+    assert published.get("wrong", 0) == 0 and published["right"] >= exact["order"]["right"]
     # The visible part alone underestimates occluded objects.
     occluded = exact["extent"]["occluded"]
     assert occluded["visible"]["median_%"] > occluded["amodal"]["median_%"]
@@ -58,7 +60,8 @@ def test_benchmark_reports_accuracy_per_mask_source_and_timing_side_by_side(tmp_
 
 def test_predicted_mask_sources_put_each_mask_at_its_object():
     torch.manual_seed(0)
-    predictor = AmodalPredictor(build_sameo("test"), config=PredictorConfig(invalid_boxes="skip"))
+    predictor = AmodalPredictor(build_sameo("test", modal_head=True),
+                                config=PredictorConfig(invalid_boxes="skip"))
     scene = random_rgbd_scene(np.random.default_rng(3), TIMING_SCENES)
     hidden = [i for i, m in enumerate(scene.visible) if m.area == 0]
     prediction = predict(predictor, scene, hidden_as_amodal=False)
@@ -70,6 +73,10 @@ def test_predicted_mask_sources_put_each_mask_at_its_object():
     by_index = {m.index: m.amodal for m in prediction.masks}
     for i, mask in enumerate(amodal):
         assert mask is by_index[i] if i in by_index else mask.area == 0
+    visible, amodal = MASK_SOURCES["predicted"].masks(scene, prediction)
+    by_index_visible = {m.index: m.visible for m in prediction.masks}
+    for i, mask in enumerate(visible):
+        assert mask is by_index_visible[i] if i in by_index_visible else mask.area == 0
     visible, amodal = MASK_SOURCES["predicted-amodal-as-visible"].masks(scene, prediction)
     assert all(a is b or a.area == b.area == 0 for a, b in zip(visible, amodal, strict=True))
     everyone = predict(predictor, scene, hidden_as_amodal=True)
