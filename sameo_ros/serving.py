@@ -144,12 +144,9 @@ class Serving:
             processed = time.monotonic()
             step = "building the AmodalMaskArray"
             masks = amodal_mask_array(node.types, header, result.records)
-            outputs_3d = self._build_3d(header, result)
             step = "publishing"
             built = time.monotonic()
             self.masks_pub.publish(masks)
-            for publisher, message in outputs_3d:
-                publisher.publish(message)
         except ConversionError as error:
             node.count("skipped")
             node.warn(error.kind, f"skipping {at}: {error}")
@@ -159,6 +156,7 @@ class Serving:
             node.warn(f"{step} {type(error).__name__}", f"skipping {at}: {step} failed: {error!r}")
             return
         published = time.monotonic()
+        self._publish_3d(header, result, at)  # after the 2D answer, and never at its cost
         node.count("frames")
         self.stats.add((published - paired_at) * 1000.0, published)
         if result.rejected:
@@ -178,15 +176,17 @@ class Serving:
         camera_info = self.camera_info.match(stamp, max(deadline - time.monotonic(), 0.0))
         return depth, camera_info
 
-    def _build_3d(self, header: Any, result: FrameResult) -> list[tuple[Any, Any]]:
-        """(publisher, message) of the 3D outputs of a frame (none without depth)."""
+    def _publish_3d(self, header: Any, result: FrameResult, at: str) -> None:
+        """The frame's Detection3DArray (and PointCloud2), with depth enabled."""
         if self.detections_3d_pub is None:
-            return []
+            return
         types = self.node.types
-        out = [(self.detections_3d_pub, detection_3d_array(types, header, result.records))]
-        if self.points_pub is not None:
-            out.append((self.points_pub, point_cloud(types, header, result.records)))
-        return out
+        try:
+            self.detections_3d_pub.publish(detection_3d_array(types, header, result.records))
+            if self.points_pub is not None:
+                self.points_pub.publish(point_cloud(types, header, result.records))
+        except Exception as error:  # the masks are out already: note it and go on
+            self.node.warn(f"3d {type(error).__name__}", f"{at}: 3D output failed: {error!r}")
 
     def _warn_depth(self, result: FrameResult, at: str) -> None:
         """Why a frame or some of its objects got no 3D, throttled per reason."""
