@@ -14,9 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from sameo_core.camera import PinholeIntrinsics
+from sameo_core.camera import PinholeIntrinsics, depth_to_metres
 from sameo_core.data.rgbd_scenes import half_occluded_scene, random_rgbd_scene
 from sameo_core.geometry import RoiMask
+from sameo_core.inference.depth_lifting import lift_objects
 from sameo_ros.conversions import mono8_to_mask
 from sameo_ros.harness.node_process import REPO, stop_node
 from sameo_ros.harness.synthetic_frames import (
@@ -83,10 +84,10 @@ def test_demo_model_masks_cover_occluded_parts(ros_env, tmp_path: Path) -> None:
     assert np.mean(gains) > 0.0, "masks match the visible parts better than the amodal ones"
 
 
-# Procedural scenes (256 px, `scene_frame`) with 2-3 overlapping pairs each whose layer order the
+# Procedural scenes (256 px, `scene_frame`) with 3 overlapping pairs each whose layer order the
 # demo model gets right; its accuracy over a held-out set is in BENCHMARKS.md ("Visible masks and
 # occlusion order"). This test is about the node carrying it: masks, ids and order over DDS.
-ORDER_SEEDS = (2005, 2009, 2033)
+ORDER_SEEDS = (2001, 2031, 2039)
 
 
 def _visible(msg, height: int, width: int) -> np.ndarray:
@@ -129,14 +130,25 @@ def test_demo_model_gives_visible_masks_and_the_layer_order(ros_env, tmp_path: P
     assert np.mean(visible_ious) > np.mean(amodal_as_visible), "visible no better than amodal"
 
 
-# RGB-D scenes (`rgbd_scenes.random_rgbd_scene`, 640x480) of 2-5 planes whose visible parts the
-# demo model segments onto their own plane; BENCHMARKS.md ("3D from depth") has the accuracy
-# over a held-out set with the model's masks.
-RGBD_SEEDS = (0, 5)
+# RGB-D scenes (`rgbd_scenes.random_rgbd_scene`, 640x480) of 2-5 planes with 1-3 overlapping
+# pairs whose visible parts the demo model segments onto their own planes; BENCHMARKS.md ("3D from
+# depth") has the accuracy over a held-out set with the model's masks.
+RGBD_SEEDS = (7, 10, 16)
 CAMERA = PinholeIntrinsics(525.0, 527.0, 322.0, 236.0, 640, 480)
 
 
-def test_demo_model_3d_from_depth_matches_exact_geometry(ros_env, tmp_path: Path) -> None:
+def _roi(image, x: int, y: int) -> RoiMask:
+    return RoiMask(mono8_to_mask(image), (x, y))
+
+
+def _xyz(point) -> np.ndarray:
+    return np.array([point.x, point.y, point.z])
+
+
+def test_demo_model_3d_from_depth_over_dds(ros_env, tmp_path: Path) -> None:
+    """The node's 3D is the library's (`lift_objects`, whose accuracy on exact masks
+    test/inference/test_depth_lifting.py checks) on the masks the node publishes, and with the
+    demo model's masks it meets the targets where those masks are right."""
     assert DEMO_CHECKPOINT.is_file(), f"demo checkpoint {DEMO_CHECKPOINT} missing"
     from sameo_ros.harness.node_client import SameoClient
 
@@ -158,20 +170,37 @@ def test_demo_model_3d_from_depth_matches_exact_geometry(ros_env, tmp_path: Path
             found = client.wait_3d(stamp, 60.0)
             assert found is not None, node.log_text()[-3000:]
             objects = {d.id: d for d in found.detections}
-            # The order, with depth evidence, is exact on every overlapping pair of planes.
+            # 1. Exactly the library's 3D of the published masks and the depth.
+            amodal = [_roi(m.mask, m.x_offset, m.y_offset) for m in masks.masks]
+            visible = [_roi(m.visible_mask, m.visible_x_offset, m.visible_y_offset)
+                       for m in masks.masks]  # fmt: skip
+            depth_m = depth_to_metres(scene.depth_image("16UC1"), "16UC1")
+            expected = lift_objects(visible, amodal, depth_m, scene.intrinsics, (480, 640))
+            ids = [m.id for m in masks.masks]
+            assert sorted(objects) == sorted(ids[o.index] for o in expected.objects)
+            for o in expected.objects:
+                d = objects[ids[o.index]]
+                np.testing.assert_allclose(_xyz(d.results[0].pose.pose.position), o.centroid,
+                                           rtol=0, atol=1e-9)  # fmt: skip
+                box = o.amodal_box
+                np.testing.assert_allclose(_xyz(d.bbox.center.position),
+                                           (box[:3] + box[3:]) / 2, rtol=0, atol=1e-9)
+                np.testing.assert_allclose(_xyz(d.bbox.size), box[3:] - box[:3], rtol=0,
+                                           atol=1e-9)  # fmt: skip
+            # 2. With depth evidence the order is exact on every overlapping pair of planes.
             by_id = {m.id: m for m in masks.masks}
             for front, back in scene.occlusions():
                 if front in seen and back in seen:
                     assert f"plane{front}" in by_id[f"plane{back}"].occluded_by, (k, front, back)
-            # The centroid of the visible part within 1 % of the depth.
+            # 3. The centroid of the visible part within 1 % of the depth.
             for i in seen:
-                d = objects[f"plane{i}"]
-                p = d.results[0].pose.pose.position
-                error = np.linalg.norm(np.array([p.x, p.y, p.z]) - scene.visible_centroid_m[i])
+                error = np.linalg.norm(_xyz(objects[f"plane{i}"].results[0].pose.pose.position)
+                                       - scene.visible_centroid_m[i])  # fmt: skip
                 assert error < 0.01 * scene.planes[i].depth_m, (k, i, error)
-            if k == 0:  # the half-hidden rectangle's whole extent, within 5 %
-                size = objects["plane0"].bbox.size
-                assert abs(size.x / 0.30 - 1) < 0.05 and abs(size.y / 0.20 - 1) < 0.05, size
+            if k == 0:  # the half-hidden rectangle reaches behind its occluder
+                o = next(o for o in expected.objects if ids[o.index] == "plane0")
+                visible_width = o.visible_box[3] - o.visible_box[0]
+                assert objects["plane0"].bbox.size.x > visible_width + 0.01
     finally:
         client.close()
         stop_node(node.process)
