@@ -257,7 +257,7 @@ def main(args: list[str] | None = None) -> None:
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
     stop = _StopRequest()
     node = SameoNode()
-    # One thread runs every callback (a multi-threaded executor cost about 1 ms more per frame,
+    # One thread runs every callback (a multi-threaded executor cost more per frame,
     # BENCHMARKS.md "ROS node"); the model runs in the worker thread, or in a service call.
     executor = SingleThreadedExecutor()
     executor.add_node(node)
