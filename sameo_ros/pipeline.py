@@ -92,10 +92,7 @@ class FrameResult:
     rejected: dict[str, str] = field(default_factory=dict)  # detection id -> reason
     timings_ms: dict[str, float] = field(default_factory=dict)  # convert, model, lifting, order
     encoded: bool = True  # False when the image was the one encoded last (decoder only)
-    lifted: bool = False  # depth was asked for (a Detection3DArray goes out, maybe empty)
     depth_error: DepthInputError | None = None  # with depth: why the frame has no 3D at all
-    lifting: DepthLifting | None = None
-    order: OcclusionOrder | None = None
 
 
 @dataclass(frozen=True)
@@ -211,8 +208,7 @@ class FramePipeline:
         timings = {"convert": t1 - t0, "model": t2 - t1, "lifting": t3 - t2, "order": t4 - t3}
         return FrameResult(
             rgb, records, {chosen.ids[i]: why for i, why in rejected.items()},
-            {k: v * 1000.0 for k, v in timings.items()}, encoded, lift, depth_error, lifting,
-            order,
+            {k: v * 1000.0 for k, v in timings.items()}, encoded, depth_error,
         )  # fmt: skip
 
     def _run_model(

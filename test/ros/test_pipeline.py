@@ -128,7 +128,7 @@ def test_masks_come_with_visible_parts_and_their_occlusion_order(pipeline) -> No
         assert r.occluded_by == tuple(ids[i] for i in order.occluded_by[k])
         assert r.occludes == tuple(ids[i] for i in order.occludes[k])
         assert r.rank == order.rank[k]
-    assert not result.lifted and result.lifting is None and result.depth_error is None
+    assert result.depth_error is None and all(r.object_3d is None for r in records)
 
 
 def test_without_a_modal_head_there_is_no_visible_mask_order_or_3d() -> None:
@@ -151,7 +151,7 @@ def test_depth_lifts_every_object_or_says_why_not(pipeline) -> None:
     inputs = FrameInputs(_image(frame.rgb, stamp=8), _detections(frame.boxes),
                          depth=_depth_image(depth), camera_info=_camera_info(64, 64))
     result = pipeline.process(inputs, lift=True)
-    assert result.lifted and result.depth_error is None and result.lifting is not None
+    assert result.depth_error is None
     for r in result.records:
         assert (r.object_3d is None) != (r.no_3d_reason == "")  # 3D, or the reason why not
         if r.object_3d is not None:
@@ -178,7 +178,7 @@ def test_bad_depth_costs_the_3d_only(pipeline, change: dict, reason: str) -> Non
     result = pipeline.process(FrameInputs(**{**inputs, **change}), lift=True)
     assert result.depth_error is not None and result.depth_error.reason == reason
     assert len(result.records) == len(frame.boxes)  # the 2D result is whole
-    assert all(r.object_3d is None for r in result.records) and result.lifted
+    assert all(r.object_3d is None and r.no_3d_reason == "" for r in result.records)
 
 
 def test_too_few_depth_points_fail_per_object(pipeline) -> None:
