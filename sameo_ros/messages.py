@@ -77,13 +77,15 @@ def bounding_box(types: MessageTypes, xyxy: np.ndarray) -> Any:
 
 
 def image(types: MessageTypes, source_header: Any, pixels: np.ndarray, encoding: str) -> Any:
-    """sensor_msgs/Image of uint8 [H, W] (mono8) or [H, W, C] pixels, rows packed."""
-    data = np.ascontiguousarray(pixels, dtype=np.uint8)
+    """sensor_msgs/Image of [H, W] or [H, W, C] pixels of the encoding's type (uint8 for
+    rgb8 / mono8, uint16 for 16UC1, float32 for 32FC1), little-endian, rows packed."""
+    array = np.asarray(pixels)
+    data = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<"))
     height, width = data.shape[:2]
     return types.make(
         "sensor_msgs/msg/Image", header=source_header, height=height, width=width,
-        encoding=encoding, is_bigendian=0, step=data[0].size if height else 0,
-        data=types.byte_data(data.reshape(-1)),
+        encoding=encoding, is_bigendian=0, step=data[0].nbytes if height else 0,
+        data=types.byte_data(data.view(np.uint8).reshape(-1)),
     )  # fmt: skip
 
 

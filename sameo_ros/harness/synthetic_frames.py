@@ -105,13 +105,7 @@ def rgbd_frame(scene: RgbdScene, seed: int = 0) -> tuple[Frame, tuple[int, ...]]
 def depth_message(types: MessageTypes, depth_m: np.ndarray, header: Any,
                   encoding: str = "16UC1") -> Any:  # fmt: skip
     """A depth sensor_msgs/Image (16UC1 millimetres or 32FC1 metres) of float metres."""
-    array = metres_to_depth(depth_m, encoding)
-    height, width = array.shape
-    return types.make(
-        "sensor_msgs/msg/Image", header=header, height=height, width=width, encoding=encoding,
-        is_bigendian=0, step=width * array.itemsize,
-        data=types.byte_data(np.ascontiguousarray(array).view(np.uint8).reshape(-1)),
-    )  # fmt: skip
+    return image(types, header, metres_to_depth(depth_m, encoding), encoding)
 
 
 def camera_info_message(types: MessageTypes, camera: PinholeIntrinsics, header: Any) -> Any:

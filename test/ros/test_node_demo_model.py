@@ -35,13 +35,14 @@ DEMO_CHECKPOINT = Path(
 SEC = 1_000_000_000
 
 
+def _roi(image, x: int, y: int) -> RoiMask:
+    """A mono8 mask Image with its offset as the RoiMask it came from."""
+    return RoiMask(mono8_to_mask(image), (x, y))
+
+
 def _paste(msg, height: int, width: int) -> np.ndarray:
-    full = np.zeros((height + 2 * msg.mask.height, width + 2 * msg.mask.width), bool)
-    y, x = msg.y_offset + msg.mask.height, msg.x_offset + msg.mask.width
-    full[y : y + msg.mask.height, x : x + msg.mask.width] = mono8_to_mask(msg.mask)
-    return full[
-        msg.mask.height : msg.mask.height + height, msg.mask.width : msg.mask.width + width
-    ]
+    """An AmodalMask's amodal mask as a full image."""
+    return _roi(msg.mask, msg.x_offset, msg.y_offset).paste(height, width)
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -91,8 +92,7 @@ ORDER_SEEDS = (2001, 2031, 2039)
 
 
 def _visible(msg, height: int, width: int) -> np.ndarray:
-    mask = mono8_to_mask(msg.visible_mask)
-    return RoiMask(mask, (msg.visible_x_offset, msg.visible_y_offset)).paste(height, width)
+    return _roi(msg.visible_mask, msg.visible_x_offset, msg.visible_y_offset).paste(height, width)
 
 
 def test_demo_model_gives_visible_masks_and_the_layer_order(ros_env, tmp_path: Path) -> None:
@@ -135,10 +135,6 @@ def test_demo_model_gives_visible_masks_and_the_layer_order(ros_env, tmp_path: P
 # depth") has the accuracy over a held-out set with the model's masks.
 RGBD_SEEDS = (7, 10, 16)
 CAMERA = PinholeIntrinsics(525.0, 527.0, 322.0, 236.0, 640, 480)
-
-
-def _roi(image, x: int, y: int) -> RoiMask:
-    return RoiMask(mono8_to_mask(image), (x, y))
 
 
 def _xyz(point) -> np.ndarray:
