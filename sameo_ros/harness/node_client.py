@@ -49,7 +49,8 @@ class SameoClient:
     """Publishes frames to sameo_node and gathers its answers (spins in a background thread).
 
     compressed: publish CompressedImage ("jpeg" or "png") on image/compressed instead of Image.
-    topics: other names for image, detections or amodal_masks (e.g. remapped ones).
+    topics: other names for image, detections, amodal_masks, depth, camera_info or
+      detections_3d (e.g. remapped ones).
     """
 
     def __init__(
@@ -65,7 +66,8 @@ class SameoClient:
     ) -> None:
         self.node = Node(name, namespace=namespace, context=context)
         names = {"image": "image", "detections": "detections", "amodal_masks": "amodal_masks",
-                 **(topics or {})}  # fmt: skip
+                 "depth": "depth", "camera_info": "camera_info",
+                 "detections_3d": "detections_3d", **(topics or {})}  # fmt: skip
         self.types = rclpy_types()
         self.compressed = compressed
         reliability = {
@@ -94,9 +96,11 @@ class SameoClient:
             subscribe(Image, "debug_image", lambda m: self._store(self.received.debug, m, m), 2)
         self.depth_pub = self.camera_info_pub = None
         if depth:
-            self.depth_pub = self.node.create_publisher(Image, "depth", image_qos)
-            self.camera_info_pub = self.node.create_publisher(CameraInfo, "camera_info", 10)
-            subscribe(Detection3DArray, "detections_3d",
+            self.depth_pub = self.node.create_publisher(Image, names["depth"], image_qos)
+            self.camera_info_pub = self.node.create_publisher(
+                CameraInfo, names["camera_info"], 10
+            )
+            subscribe(Detection3DArray, names["detections_3d"],
                       lambda m: self._store(self.received.detections_3d, m, m), 10)
             subscribe(PointCloud2, "points", lambda m: self._store(self.received.points, m, m), 2)
         self._executor = SingleThreadedExecutor(context=context)

@@ -9,10 +9,12 @@ import signal
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import yaml
 
+from sameo_core.camera import PinholeIntrinsics
 from sameo_ros.harness.node_process import REPO, launch_env, ros2_executable, start_logged
-from sameo_ros.harness.synthetic_frames import scene_frame
+from sameo_ros.harness.synthetic_frames import camera_info_message, depth_message, scene_frame
 
 from .conftest import SEC, TIMEOUT, NodeProcess, demo_checkpoint
 from .ros_calls import get_parameters
@@ -114,6 +116,45 @@ def test_ros2_run_with_the_parameter_file(ros_env, tmp_path) -> None:
             client.close()
     finally:
         _stop_cleanly(run, group=True)  # ros2 run waits for the terminal to signal its group
+
+
+def test_launch_with_depth_serves_remapped_rgbd_inputs(ros_env, tmp_path) -> None:
+    """depth:=true and the remapped depth image, CameraInfo and Detection3DArray topics: a frame
+    in, masks and its 3D out."""
+    params = yaml.safe_load((REPO / "config" / "sameo.yaml").read_text())
+    params["/**"]["ros__parameters"].update(variant="test")
+    params_file = tmp_path / "rgbd.yaml"
+    params_file.write_text(yaml.safe_dump(params))
+    launch = _start(
+        ros_env, tmp_path / "launch.log", "launch", "sameo_ros", "sameo.launch.py",
+        "namespace:=rgbd1", f"params_file:={params_file}", "depth:=true",
+        "image:=/cam/color", "detections:=/cam/dets", "depth_image:=/cam/aligned_depth",
+        "camera_info:=/cam/color_info", "detections_3d:=/rgbd1/objects",
+    )  # fmt: skip
+    try:
+        assert launch.wait_log(READY, 2 * TIMEOUT), launch.tail()
+        topics = {"image": "/cam/color", "detections": "/cam/dets", "depth": "/cam/aligned_depth",
+                  "camera_info": "/cam/color_info", "detections_3d": "/rgbd1/objects",
+                  "amodal_masks": "/sameo/amodal_masks"}  # fmt: skip
+        client = _client("rgbd_camera", namespace="/rgbd1", topics=topics, depth=True)
+        try:
+            assert get_parameters(client.node, "/rgbd1/sameo", "depth") == {"depth": True}
+            frame = scene_frame(seed=25, size=96)
+            camera = PinholeIntrinsics(80.0, 80.0, 47.5, 47.5, 96, 96)
+            stamp = 33 * SEC
+            header = client.header(stamp)
+            inputs = (depth_message(client.types, np.full((96, 96), 1.5), header),
+                      camera_info_message(client.types, camera, header))
+            answer = client.request(frame, stamp, TIMEOUT, RESEND_S, depth=inputs)
+            assert answer is not None, launch.tail()
+            found = client.wait_3d(stamp, TIMEOUT)
+            assert found is not None and found.detections, launch.tail()
+            assert {d.id for d in found.detections} <= set(frame.ids)
+            assert all(abs(d.bbox.center.position.z - 1.5) < 1e-3 for d in found.detections)
+        finally:
+            client.close()
+    finally:
+        _stop_cleanly(launch)
 
 
 def test_show_args_lists_every_launch_argument(ros_env) -> None:

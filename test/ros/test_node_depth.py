@@ -13,7 +13,14 @@ import threading
 import numpy as np
 
 from sameo_core.camera import BAD_INTRINSICS, SIZE_MISMATCH, UNKNOWN_ENCODING, PinholeIntrinsics
-from sameo_core.inference.depth_lifting import DEPTH_ALL_INVALID, NO_VALID_DEPTH, TOO_FEW_POINTS
+from sameo_core.geometry import RoiMask
+from sameo_core.inference.depth_lifting import (
+    DEPTH_ALL_INVALID,
+    NO_VALID_DEPTH,
+    TOO_FEW_POINTS,
+    LiftingConfig,
+)
+from sameo_ros.conversions import mono8_to_mask
 from sameo_ros.harness.synthetic_frames import camera_info_message, depth_message, scene_frame
 from sameo_ros.pipeline import NO_CAMERA_INFO
 
@@ -24,6 +31,12 @@ RESEND_S = 5.0
 SIZE = 96
 CAMERA = PinholeIntrinsics(80.0, 80.0, 47.5, 47.5, SIZE, SIZE)
 PLANE_M = 1.2
+
+
+def _visible_area(msg) -> int:
+    """Pixels of an AmodalMask's visible mask inside the SIZE x SIZE image."""
+    mask = RoiMask(mono8_to_mask(msg.visible_mask), (msg.visible_x_offset, msg.visible_y_offset))
+    return int(mask.paste(SIZE, SIZE).sum())
 
 
 def _inputs(client, stamp: int, depth_m=None, camera=CAMERA, encoding="16UC1"):
@@ -57,8 +70,10 @@ def test_depth_frames_give_3d_and_bad_depth_costs_only_the_3d(ros_env, tmp_path)
         ids = [m.id for m in masks.masks]
         assert ids == list(frame.ids) and found.header.frame_id == masks.header.frame_id
         lifted = [d.id for d in found.detections]
-        seen = [m.id for m in masks.masks if m.visible_mask.width]
-        assert lifted == seen and lifted  # every object with a visible part sits on the wall
+        # Every object with enough visible pixels in the image sits on the wall.
+        enough = LiftingConfig().min_valid_points
+        seen = [m.id for m in masks.masks if _visible_area(m) >= enough]
+        assert lifted == seen and lifted
         for d in found.detections:
             assert abs(d.results[0].pose.pose.position.z - PLANE_M) < 1e-3
             assert abs(d.bbox.center.position.z - PLANE_M) < 1e-3

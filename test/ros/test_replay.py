@@ -12,6 +12,8 @@ from rosbags.rosbag2 import Reader
 from rosbags.typesys import Stores, get_typestore
 
 from sameo_core.camera import PinholeIntrinsics
+from sameo_core.geometry import RoiMask
+from sameo_core.inference.depth_lifting import LiftingConfig
 from sameo_ros.conversions import mono8_to_mask, stamp_ns
 from sameo_ros.harness.synthetic_frames import (
     camera_info_message,
@@ -147,7 +149,11 @@ def test_replay_with_depth_writes_detection_3d_arrays(tmp_path: Path) -> None:
     assert sorted(found) == sorted(masks) == sorted(frames)
     for stamp in (1 * SEC, 2 * SEC):
         lifted = [d.id for d in found[stamp].detections]
-        assert lifted == [m.id for m in masks[stamp].masks if m.visible_mask.width] and lifted
+        enough = LiftingConfig().min_valid_points  # visible pixels in the image for 3D
+        seen = [m.id for m in masks[stamp].masks
+                if RoiMask(mono8_to_mask(m.visible_mask), (m.visible_x_offset, m.visible_y_offset)
+                           ).paste(96, 96).sum() >= enough]  # fmt: skip
+        assert lifted == seen and lifted
         for d in found[stamp].detections:
             assert abs(d.results[0].pose.pose.position.z - 1.2) < 1e-3
     assert found[3 * SEC].detections == []
