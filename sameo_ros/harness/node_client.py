@@ -1,12 +1,13 @@
 """A camera-and-detector stand-in that talks to a running sameo_node over DDS.
 
 Publishes `image` (or `image/compressed`) and `detections` (with `depth=True` also `depth` and
-`camera_info`), collects `amodal_masks`, `stats`, (optionally) `debug_image` and (with depth)
-`detections_3d` and `points` with their arrival times, and calls the `segment` service. Used by
-the demo, the benchmarks and the node tests. Messages are rclpy's classes; the client serializes
-its inputs before it starts the clock and takes the answers as bytes before it deserializes them
-(both with rclpy.serialization), so that a latency covers the node and DDS, and the camera's,
-detector's and subscriber's own message work is timed apart (`encode_ms`, `masks_decode_ms`).
+`camera_info`), collects `amodal_masks`, `stats`, (optionally) `debug_image`, (with depth)
+`detections_3d` and (with points) `points` with their arrival times, and calls the `segment`
+service. Used by the demo, the benchmarks and the node tests. Messages are rclpy's classes; the
+client serializes its inputs before it starts the clock and takes the answers as bytes before it
+deserializes them (both with rclpy.serialization), so that a latency covers the node and DDS, and
+the camera's, detector's and subscriber's own message work is timed apart (`encode_ms`,
+`masks_decode_ms`).
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ class SameoClient:
     compressed: publish CompressedImage ("jpeg" or "png") on image/compressed instead of Image.
     topics: other names for image, detections, amodal_masks, depth, camera_info or
       detections_3d (e.g. remapped ones).
+    depth: also publish depth and camera_info and collect detections_3d; points: also collect
+      the labelled PointCloud2 (a node with `point_cloud: true`).
     """
 
     def __init__(
@@ -63,6 +66,7 @@ class SameoClient:
         topics: dict[str, str] | None = None,
         context: Any = None,
         depth: bool = False,
+        points: bool = False,
     ) -> None:
         self.node = Node(name, namespace=namespace, context=context)
         names = {"image": "image", "detections": "detections", "amodal_masks": "amodal_masks",
@@ -95,14 +99,23 @@ class SameoClient:
         if debug_image:
             subscribe(Image, "debug_image", lambda m: self._store(self.received.debug, m, m), 2)
         self.depth_pub = self.camera_info_pub = None
+        # Outputs wait_for_node waits to be matched: a reliable message published before
+        # discovery pairs the two ends is lost, and these are sent once per frame.
+        self._matched_outputs = []
         if depth:
             self.depth_pub = self.node.create_publisher(Image, names["depth"], image_qos)
             self.camera_info_pub = self.node.create_publisher(
                 CameraInfo, names["camera_info"], 10
             )
-            subscribe(Detection3DArray, names["detections_3d"],
-                      lambda m: self._store(self.received.detections_3d, m, m), 10)
-            subscribe(PointCloud2, "points", lambda m: self._store(self.received.points, m, m), 2)
+            self._matched_outputs.append(
+                subscribe(Detection3DArray, names["detections_3d"],
+                          lambda m: self._store(self.received.detections_3d, m, m), 10)
+            )  # fmt: skip
+        if points:
+            self._matched_outputs.append(
+                subscribe(PointCloud2, "points", lambda m: self._store(self.received.points, m, m),
+                          2)
+            )  # fmt: skip
         self._executor = SingleThreadedExecutor(context=context)
         self._executor.add_node(self.node)
         self._thread = threading.Thread(target=self._executor.spin, daemon=True)
@@ -121,13 +134,16 @@ class SameoClient:
         self._store(self.received.masks, msg, (msg, taken))
 
     def wait_for_node(self, timeout: float = 60.0) -> bool:
-        """Wait until the node subscribes to our inputs and publishes amodal_masks."""
+        """Wait until the node subscribes to our inputs and publishes amodal_masks, and (with
+        depth or points) until its 3D outputs are matched with our subscriptions."""
+        inputs = [self.image_pub, self.detections_pub]
+        inputs += [p for p in (self.depth_pub, self.camera_info_pub) if p is not None]
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if (
-                self.image_pub.get_subscription_count()
-                and self.detections_pub.get_subscription_count()
+                all(p.get_subscription_count() for p in inputs)
                 and self.node.count_publishers(self.masks_topic)
+                and all(s.get_publisher_count() for s in self._matched_outputs)
             ):
                 return True
             time.sleep(0.1)
@@ -165,10 +181,19 @@ class SameoClient:
         if camera_info is not None:
             self.camera_info_pub.publish(camera_info)
 
-    def wait_3d(self, stamp: int, timeout: float) -> Any | None:
+    def _wait(self, table: dict[int, Any], stamp: int, timeout: float) -> Any | None:
+        """What `table` holds for `stamp` once it arrives (None after `timeout` seconds)."""
         with self._lock:
-            self._lock.wait_for(lambda: stamp in self.received.detections_3d, timeout)
-            return self.received.detections_3d.get(stamp)
+            self._lock.wait_for(lambda: stamp in table, timeout)
+            return table.get(stamp)
+
+    def wait_3d(self, stamp: int, timeout: float) -> Any | None:
+        return self._wait(self.received.detections_3d, stamp, timeout)
+
+    def wait_points(self, stamp: int, timeout: float) -> Any | None:
+        """The frame's labelled PointCloud2. It is published after the Detection3DArray but
+        arrives on its own subscription, so it may come in a moment later."""
+        return self._wait(self.received.points, stamp, timeout)
 
     def send_frame(self, frame: Frame, stamp: int) -> None:
         image = self.image_message(frame.rgb, stamp)
@@ -194,15 +219,11 @@ class SameoClient:
         return None
 
     def wait_masks(self, stamp: int, timeout: float) -> Any | None:
-        with self._lock:
-            self._lock.wait_for(lambda: stamp in self.received.masks, timeout)
-            entry = self.received.masks.get(stamp)
+        entry = self._wait(self.received.masks, stamp, timeout)
         return None if entry is None else entry[0]
 
     def wait_stats(self, stamp: int, timeout: float) -> Any | None:
-        with self._lock:
-            self._lock.wait_for(lambda: stamp in self.received.stats, timeout)
-            return self.received.stats.get(stamp)
+        return self._wait(self.received.stats, stamp, timeout)
 
     def latency_s(self, stamp: int) -> float:
         """Time from publishing the frame to taking its AmodalMaskArray from DDS."""

@@ -56,7 +56,7 @@ def test_depth_frames_give_3d_and_bad_depth_costs_only_the_3d(ros_env, tmp_path)
 
     node = launch_node(ros_env, tmp_path / "node.log", namespace=NAMESPACE, variant="test",
                        depth=True, point_cloud=True, depth_wait=1.0)  # fmt: skip
-    client = SameoClient(name="rgbd_camera", namespace=NAMESPACE, depth=True)
+    client = SameoClient(name="rgbd_camera", namespace=NAMESPACE, depth=True, points=True)
     frame = scene_frame(seed=70, size=SIZE)
     try:
         assert node.wait_log("ready:"), node.tail()
@@ -77,7 +77,8 @@ def test_depth_frames_give_3d_and_bad_depth_costs_only_the_3d(ros_env, tmp_path)
         for d in found.detections:
             assert abs(d.results[0].pose.pose.position.z - PLANE_M) < 1e-3
             assert abs(d.bbox.center.position.z - PLANE_M) < 1e-3
-        cloud = client.received.points[stamp]
+        cloud = client.wait_points(stamp, TIMEOUT)
+        assert cloud is not None, node.tail()
         instance = np.frombuffer(bytes(cloud.data), np.uint8).reshape(-1, 16)[:, 12:]
         labels = set(instance.copy().view("<u4").reshape(-1).tolist())
         assert labels == {ids.index(i) for i in lifted}
