@@ -225,6 +225,10 @@ class SameoClient:
     def wait_stats(self, stamp: int, timeout: float) -> Any | None:
         return self._wait(self.received.stats, stamp, timeout)
 
+    def wait_debug(self, stamp: int, timeout: float) -> Any | None:
+        """The frame's debug overlay Image (published after the AmodalMaskArray)."""
+        return self._wait(self.received.debug, stamp, timeout)
+
     def latency_s(self, stamp: int) -> float:
         """Time from publishing the frame to taking its AmodalMaskArray from DDS."""
         return self.received.masks[stamp][1] - self.sent_at[stamp]

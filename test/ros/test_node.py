@@ -96,8 +96,8 @@ def test_frame_round_trip(client, sameo_node: NodeProcess) -> None:
     stats = client.wait_stats(stamp, TIMEOUT)
     assert stats.masks == len(frame.ids) and stats.model_ms > 0
     assert stats.total_ms >= stats.model_ms and stats.frames_processed >= 3
-    client.wait_masks(-1, 1.0)  # let the debug image arrive
-    debug = client.received.debug[stamp]
+    debug = client.wait_debug(stamp, TIMEOUT)
+    assert debug is not None, sameo_node.tail()
     assert (debug.encoding, debug.height, debug.width) == ("rgb8", 96, 96)
 
 
