@@ -10,10 +10,10 @@ roi.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
-import cv2
 import numpy as np
 
 from sameo_core.camera import (
@@ -26,24 +26,32 @@ from sameo_core.camera import (
     depth_to_metres,
 )
 
-# encoding -> (channels, the slice of a pixel's channels that gives R, G, B); mono8 is repeated.
-ENCODINGS: dict[str, tuple[int, slice]] = {
-    "rgb8": (3, slice(0, 3)),
-    "bgr8": (3, slice(2, None, -1)),
-    "rgba8": (4, slice(0, 3)),
-    "bgra8": (4, slice(2, None, -1)),
-    "mono8": (1, slice(0, 1)),
-}
-# File signatures of the compressed formats the node accepts (sensor_msgs/CompressedImage).
-COMPRESSED_SIGNATURES = {"jpeg": b"\xff\xd8\xff", "png": b"\x89PNG\r\n\x1a\n"}
+from .image_formats import (
+    RAW_ENCODINGS,
+    compressed_kind,
+    decode_cpu,
+    decode_jpeg_torch,
+    raw_to_rgb,
+    read_header,
+    torch_decodable,
+)
+
 POINT_LABELS = (0, 1)  # PointPrompts.labels: 0 = background, 1 = on the object
+
+# The pixel bound (README, "ROS 2 node"): 4096 x 4096 = 16.8 MP takes the largest common robot
+# cameras, 4K UHD (3840x2160, 8.3 MP), DCI 4K (4096x2160) and 12-13 MP sensors (4000x3000,
+# 4208x3120), with room; the model sees 1024x1024 whatever comes in, so more pixels only cost
+# memory and time (BENCHMARKS.md, "Oversized images"). The limit of the bound itself, 2^28 =
+# 268 MP, is above any camera a robot carries and below OpenCV's own decoding cap (2^30).
+DEFAULT_MAX_IMAGE_PIXELS = 4096 * 4096
+MAX_IMAGE_PIXELS_LIMIT = 2**28
 
 
 class ConversionError(ValueError):
     """A message that cannot be converted; the text says which field is wrong.
 
-    kind: a short name of the problem ("encoding", "empty", "step", "size", "format",
-    "compressed", "points"), e.g. to throttle logs.
+    kind: a short name of the problem ("encoding", "empty", "step", "size", "odd_size",
+    "too_large", "format", "compressed", "points"), e.g. to throttle logs.
     """
 
     def __init__(self, kind: str, message: str) -> None:
@@ -69,26 +77,66 @@ def is_compressed(msg: Any) -> bool:
     return hasattr(msg, "format")
 
 
-def image_to_rgb(msg: Any) -> np.ndarray:
-    """sensor_msgs/Image (rgb8, bgr8, rgba8, bgra8, mono8) -> RGB uint8 [H, W, 3], honours step.
+def check_max_image_pixels(max_image_pixels: int) -> int:
+    """The bound itself, validated: an int in [1, MAX_IMAGE_PIXELS_LIMIT] (ValueError)."""
+    if isinstance(max_image_pixels, bool) or not isinstance(max_image_pixels, (int, np.integer)):
+        raise ValueError(f"max_image_pixels must be an integer, got {max_image_pixels!r}")
+    if not 1 <= max_image_pixels <= MAX_IMAGE_PIXELS_LIMIT:
+        raise ValueError(
+            f"max_image_pixels must be in [1, {MAX_IMAGE_PIXELS_LIMIT}], got {max_image_pixels}"
+        )
+    return int(max_image_pixels)
 
-    No copy: the result is a view of the message's buffer (possibly strided or read-only);
-    copy it before writing to it.
+
+def check_image_pixels(width: int, height: int, max_image_pixels: int, what: str) -> None:
+    """ConversionError("too_large") when width x height exceeds the bound (checked before any
+    pixel is touched or allocated); ValueError for a bad bound."""
+    bound = check_max_image_pixels(max_image_pixels)
+    if width * height > bound:
+        raise ConversionError(
+            "too_large",
+            f"{what} of {width}x{height} = {width * height} pixels exceeds max_image_pixels = "
+            f"{bound}; refused before decoding",
+        )
+
+
+def image_to_rgb(msg: Any, max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> np.ndarray:
+    """sensor_msgs/Image -> RGB uint8 [H, W, 3] as cv_bridge's toCvCopy(msg, "rgb8") gives it,
+    for every encoding of `image_formats.RAW_ENCODINGS` (rgb8, bgr8, rgba8, bgra8, mono8, their
+    16-bit forms, yuv422 (UYVY), yuv422_yuy2 (YUYV), bayer_{rggb,bggr,gbrg,grbg}{8,16});
+    honours step (row padding) and, for 16-bit data, is_bigendian.
+
+    The size is checked against `max_image_pixels` from width and height, before the data is
+    read. ConversionError for an unknown encoding, an empty or too large image, a step or data
+    size that does not fit, an odd width (YUV 4:2:2) or an odd width or height (Bayer).
+    8-bit rgb/bgr/rgba/bgra/mono need no copy: the result is then a view of the message's
+    buffer (possibly strided or read-only); copy it before writing to it.
     """
     height, width, step = int(msg.height), int(msg.width), int(msg.step)
-    if msg.encoding not in ENCODINGS:
+    encoding = RAW_ENCODINGS.get(msg.encoding)
+    if encoding is None:
+        generic = re.fullmatch(r"(8|16|32|64)[USF]C\d+", str(msg.encoding))
+        hint = (" (a generic OpenCV type without colour meaning: cv_bridge refuses to convert "
+                "it to rgb8 as well)") if generic else ""  # fmt: skip
         raise ConversionError(
             "encoding",
-            f"unsupported image encoding {msg.encoding!r}; supported: {sorted(ENCODINGS)}",
+            f"unsupported image encoding {msg.encoding!r}{hint}; supported: "
+            f"{', '.join(RAW_ENCODINGS)}",
         )
-    if height == 0 or width == 0:
+    if height <= 0 or width <= 0:
         raise ConversionError("empty", f"empty image ({width}x{height})")
-    channels, rgb = ENCODINGS[msg.encoding]
-    if step < width * channels:
+    check_image_pixels(width, height, max_image_pixels, f"{msg.encoding} image")
+    if (encoding.even_width and width % 2) or (encoding.even_height and height % 2):
+        sides = "width and height" if encoding.even_height else "width"
         raise ConversionError(
-            "step",
-            f"step {step} is smaller than width*channels = {width * channels} ({msg.encoding})",
+            "odd_size", f"{msg.encoding} image of {width}x{height}: its {sides} must be even"
         )
+    row_bytes = width * encoding.bytes_per_pixel
+    if step < row_bytes:
+        raise ConversionError(
+            "step", f"step {step} is smaller than width*bytes per pixel = {row_bytes} "
+            f"({msg.encoding})",
+        )  # fmt: skip
     data = byte_view(msg.data)
     if data.size != step * height:
         raise ConversionError(
@@ -96,37 +144,87 @@ def image_to_rgb(msg: Any) -> np.ndarray:
             f"image data has {data.size} bytes, expected step*height = {step}*{height} = "
             f"{step * height}",
         )
-    pixels = data.reshape(height, step)[:, : width * channels].reshape(height, width, channels)
-    if channels == 1:
-        return np.broadcast_to(pixels, (height, width, 3))
-    return pixels[:, :, rgb]
+    big_endian = bool(msg.is_bigendian) if encoding.depth > 1 else False
+    return raw_to_rgb(data.reshape(height, step), width, encoding, big_endian)
 
 
-def compressed_to_rgb(msg: Any) -> np.ndarray:
-    """sensor_msgs/CompressedImage (jpeg or png, colour or grey) -> RGB uint8 [H, W, 3].
+def compressed_to_rgb(
+    msg: Any, max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS, device: Any = None
+) -> Any:
+    """sensor_msgs/CompressedImage (PNG or JPEG; grey, colour, alpha, 16-bit PNG, CMYK JPEG)
+    -> RGB uint8 [H, W, 3]: a numpy array, or with a CUDA `device` a torch tensor on it.
 
-    The format is told by the bytes themselves (their file signature); `msg.format` only
-    names it in errors, since publishers fill it in many ways ("jpeg", "bgr8; jpeg compressed
-    bgr8", ...).
+    The format is told by the bytes themselves (their file signature); `msg.format` only names
+    it in errors, since publishers fill it in many ways ("jpeg", "bgr8; jpeg compressed bgr8",
+    ...). The size is read from the header (`image_formats.read_header`) and checked against
+    `max_image_pixels` before anything is decoded, and the decoded image must have that size.
+    On CUDA, 8-bit grey / YCbCr JPEGs are decoded by nvjpeg (torchvision.io.decode_jpeg) and
+    stay on the device; anything else is decoded by OpenCV and copied there.
+    ConversionError: "format" (neither PNG nor JPEG), "compressed" (a malformed header or
+    undecodable data), "too_large".
     """
     data = byte_view(msg.data)
-    head = data[:8].tobytes()
-    if not any(head.startswith(sig) for sig in COMPRESSED_SIGNATURES.values()):
+    if compressed_kind(data) is None:
         raise ConversionError(
             "format",
             f"compressed image ({msg.format!r}, {data.size} bytes) is neither jpeg nor png",
         )
-    bgr = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
-    if bgr is None:
+    undecodable = f"undecodable {msg.format!r} compressed image ({data.size} bytes)"
+    try:
+        header = read_header(data)
+    except ValueError as error:
+        raise ConversionError("compressed", f"{undecodable}: {error}") from None
+    check_image_pixels(header.width, header.height, max_image_pixels, f"{header.kind} image")
+    rgb: Any = None
+    if _is_cuda(device) and torch_decodable(header):
+        try:
+            rgb = decode_jpeg_torch(data, device)
+        except RuntimeError as error:
+            raise ConversionError(
+                "compressed", f"{undecodable}: torchvision.io.decode_jpeg on {device}: {error}"
+            ) from None
+    else:
+        rgb = decode_cpu(data, header)
+    if rgb is None:
+        raise ConversionError("compressed", undecodable)
+    if tuple(rgb.shape[:2]) != (header.height, header.width):
         raise ConversionError(
-            "compressed", f"undecodable {msg.format!r} compressed image ({data.size} bytes)"
-        )
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+            "compressed", f"{undecodable}: decodes to {rgb.shape[1]}x{rgb.shape[0]}, its "
+            f"header says {header.width}x{header.height}",
+        )  # fmt: skip
+    return _to_device(rgb, device)
 
 
-def to_rgb(msg: Any) -> np.ndarray:
-    """An Image or a CompressedImage as RGB uint8 [H, W, 3]."""
-    return compressed_to_rgb(msg) if is_compressed(msg) else image_to_rgb(msg)
+def to_rgb(msg: Any, max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS, device: Any = None) -> Any:
+    """An Image or a CompressedImage as RGB uint8 [H, W, 3], refused (ConversionError
+    "too_large") above `max_image_pixels` before any pixel is decoded.
+
+    device: None or a CPU device: a numpy array (possibly a read-only view of the message; see
+    image_to_rgb). A CUDA device (str or torch.device): a torch.uint8 tensor [H, W, 3] on it
+    (possibly a non-contiguous view of [3, H, W]); JPEGs are decoded there by nvjpeg.
+    """
+    if is_compressed(msg):
+        return compressed_to_rgb(msg, max_image_pixels, device)
+    return _to_device(image_to_rgb(msg, max_image_pixels), device)
+
+
+def _is_cuda(device: Any) -> bool:
+    if device is None:
+        return False
+    import torch  # a device was asked for: torch is the caller's already
+
+    return torch.device(device).type == "cuda"
+
+
+def _to_device(rgb: Any, device: Any) -> Any:
+    """A numpy RGB image copied to a CUDA `device` as a tensor; anything else as it is."""
+    if not _is_cuda(device) or not isinstance(rgb, np.ndarray):
+        return rgb
+    import torch
+
+    if not (rgb.flags.writeable and rgb.flags.c_contiguous):
+        rgb = np.array(rgb)  # torch wraps only writable memory; also makes views contiguous
+    return torch.from_numpy(rgb).to(device)
 
 
 def mono8_to_mask(msg: Any) -> np.ndarray:

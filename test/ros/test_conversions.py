@@ -60,7 +60,7 @@ def test_mono8_is_replicated_and_numpy_data_accepted() -> None:
 @pytest.mark.parametrize(
     "change, message",
     [
-        (dict(encoding="yuv422"), "unsupported image encoding"),
+        (dict(encoding="nv21"), "unsupported image encoding 'nv21'"),
         (dict(step=20), "step 20 is smaller than width"),
         (dict(data=b"\0" * 10), r"expected step\*height"),
         (dict(height=0, data=b""), "empty image"),
