@@ -15,6 +15,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .host_syncs import copy_to_host
+
 # A bicubic tap reaches 2 input pixels on either side of the sampling position.
 _SUPPORT = 2
 # Bicubic weights (a = -0.75) have lobes ≥ -0.112 each, so for one output value the 2-D weights
@@ -79,5 +81,5 @@ def upsample_mask_roi(
     if rows.numel() == 0:
         return np.zeros((0, 0), bool), (0, 0)
     top, bottom, left, right = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
-    crop = mask[top:bottom, left:right].cpu().numpy()
+    crop = copy_to_host(mask[top:bottom, left:right])
     return crop, (x0 + left, y0 + top)

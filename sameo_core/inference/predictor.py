@@ -10,6 +10,8 @@ way, `sameo_core/data/validate.py`), and visible and hidden part split the amoda
 
 from __future__ import annotations
 
+import copy
+import math
 import time
 from dataclasses import dataclass
 from typing import Literal
@@ -21,40 +23,90 @@ from sameo_core.geometry import RoiMask, as_box_array, sanitize_boxes
 from sameo_core.model import Sameo
 from sameo_core.model.sameo import Head
 
+from .batched_postprocess import COLUMN, batched_masks, choose_outputs
+from .host_syncs import copy_to_device
 from .postprocess import upsample_mask_roi
+from .stage_times import StageClock, StageTimes
 
 MaskSelection = Literal["best_iou", "first", "single"]
+PostprocessPath = Literal["auto", "batched", "roi"]
+
+# Bounds of what one call may ask for (work and memory grow with them).
+MAX_IMAGE_PIXELS = 7680 * 4320  # 8K UHD, 33 Mpx per image
+MAX_IMAGES = 16  # images encoded together by `set_images`
+MAX_BOXES = 2048  # prompts per `predict`
+# chunk_size="auto": boxes per decoder call. On a CPU chunks of 2-4 are fastest (BENCHMARKS.md,
+# "Model inference"); on CUDA every box in one call, up to MAX_CUDA_CHUNK (decoder activations
+# grow linearly with the boxes of a call).
+CPU_CHUNK = 4
+MAX_CUDA_CHUNK = 256
+# postprocess="auto" on a CPU: the per-box ROI upsampling, measured faster there than the full
+# image batched pass (BENCHMARKS.md, "One batched device pass per frame").
+CPU_POSTPROCESS: PostprocessPath = "roi"
 
 
 @dataclass(frozen=True)
 class PredictorConfig:
     """Inference settings.
 
+    mask_threshold: logits at or above it are mask pixels (finite).
     mask_selection: "best_iou" takes, of the three outputs, the one with the highest predicted
       IoU (the authors' evaluation code and the official examples); "first" takes output 0 of
       the three; "single" runs the single-mask token instead.
-    chunk_size: boxes decoded per batched decoder call; None picks 4 on CPU (on a 2-core CPU
-      chunks of 2–4 beat both one call per box and one call for all boxes, see BENCHMARKS.md)
-      and 64 on CUDA.
+    chunk_size: boxes decoded per batched decoder call; "auto" (or None) picks 4 on a CPU (on a
+      2-core CPU chunks of 2–4 beat both one call per box and one call for all boxes, see
+      BENCHMARKS.md) and all boxes of the call (at most 256) on CUDA. A number always wins.
     invalid_boxes: "raise" a ValueError naming the bad boxes, or "skip" them (reasons in
       `Prediction.rejected`).
     modal: run the modal head, when the network has one, for visible masks and hidden parts
       (same chunks, same mask selection and threshold); False skips that decoder pass.
+    postprocess: "batched" runs the masks of all boxes of a call in one pass of batched tensor
+      ops on the model's device with two host syncs (`batched_postprocess.py`); "roi" upsamples
+      each mask only inside its region, box by box (`postprocess.py`); "auto" picks "batched"
+      on CUDA and "roi" on a CPU, where it is measured faster. Both give the official masks.
+    postprocess_budget_mib: memory bound of the batched pass: boxes are post-processed in
+      groups whose working set stays within it (at least one box per group).
     """
 
     mask_threshold: float = 0.0
-    chunk_size: int | None = None
+    chunk_size: int | Literal["auto"] | None = "auto"
     mask_selection: MaskSelection = "best_iou"
     invalid_boxes: Literal["raise", "skip"] = "raise"
     modal: bool = True
+    postprocess: PostprocessPath = "auto"
+    postprocess_budget_mib: int = 1024
 
     def __post_init__(self) -> None:
-        if self.chunk_size is not None and self.chunk_size < 1:
-            raise ValueError("chunk_size must be ≥ 1")
+        if not math.isfinite(self.mask_threshold):
+            raise ValueError(f"mask_threshold must be finite, got {self.mask_threshold}")
+        chunk = self.chunk_size
+        if chunk is not None and chunk != "auto" and (
+            isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1
+        ):
+            raise ValueError(f"chunk_size must be 'auto' or an integer ≥ 1, got {chunk!r}")
         if self.mask_selection not in ("best_iou", "first", "single"):
             raise ValueError(f"unknown mask_selection {self.mask_selection!r}")
         if self.invalid_boxes not in ("raise", "skip"):
             raise ValueError(f"invalid_boxes must be 'raise' or 'skip': {self.invalid_boxes!r}")
+        if self.postprocess not in ("auto", "batched", "roi"):
+            raise ValueError(
+                f"postprocess must be 'auto', 'batched' or 'roi', got {self.postprocess!r}")
+        if self.postprocess_budget_mib < 1:
+            raise ValueError("postprocess_budget_mib must be ≥ 1")
+
+    def chunk_for(self, device: torch.device, boxes: int) -> int:
+        """Boxes per decoder call for `boxes` boxes on `device`."""
+        if isinstance(self.chunk_size, int):
+            return self.chunk_size
+        if device.type == "cpu":
+            return CPU_CHUNK
+        return max(1, min(boxes, MAX_CUDA_CHUNK))
+
+    def postprocess_for(self, device: torch.device) -> Literal["batched", "roi"]:
+        """The post-processing path run on `device`."""
+        if self.postprocess != "auto":
+            return self.postprocess
+        return CPU_POSTPROCESS if device.type == "cpu" else "batched"
 
 
 @dataclass(frozen=True)
@@ -97,15 +149,17 @@ class Prediction:
     masks: one InstancePrediction per accepted prompt, in prompt order.
     rejected: {prompt index: reason} of the prompts that got no mask (see
       `sameo_core.geometry.sanitize_boxes`); empty with `invalid_boxes="raise"`.
-    decoder_s: wall time of the call (prompt encoding, mask decoding of every head, upsampling).
+    decoder_s: wall time of the `predict` call (everything but the encoder).
     heads: the decoders that ran: ("amodal",), or ("amodal", "modal") when the masks carry
       visible masks and hidden parts.
+    timings: the stage times of this call and of the `set_image` before it (`StageTimes`).
     """
 
     masks: list[InstancePrediction]
     rejected: dict[int, str]
     decoder_s: float
     heads: tuple[Head, ...] = ("amodal",)
+    timings: StageTimes | None = None
 
     @property
     def has_visible(self) -> bool:
@@ -121,11 +175,32 @@ def _check_image(image: np.ndarray) -> None:
         raise ValueError(f"image must be [H, W, 3] RGB, got shape {image.shape}")
     if image.shape[0] < 1 or image.shape[1] < 1:
         raise ValueError(f"image is empty: shape {image.shape}")
+    if image.shape[0] * image.shape[1] > MAX_IMAGE_PIXELS:
+        raise ValueError(f"image of {image.shape[1]}x{image.shape[0]} pixels is larger than "
+                         f"the {MAX_IMAGE_PIXELS} pixels allowed")  # fmt: skip
+
+
+def _cast_weights(model: Sameo, dtype: torch.dtype) -> Sameo:
+    """A copy of `model` with its weights in `dtype`, cast once (the caller's model is left as
+    it is). The tensors of positions stay float32: the prompt encoder's Fourier matrix (box
+    coordinates are encoded in float32, `model/prompt_encoder.py`) and the pixel statistics."""
+    model = copy.deepcopy(model)
+    pe = model.prompt_encoder.pe_layer
+    kept = (pe.positional_encoding_gaussian_matrix, model.pixel_mean, model.pixel_std)
+    model.to(dtype)
+    pe.positional_encoding_gaussian_matrix, model.pixel_mean, model.pixel_std = kept
+    return model
 
 
 class AmodalPredictor:
-    """Runs the encoder once per image (`set_image`) and decodes boxes in batches (`predict`),
-    with the amodal head and, when the network has one, the modal head."""
+    """Runs the encoder once per image (`set_image`, or `set_images` for several cameras) and
+    decodes boxes in batches (`predict`), with the amodal head and, when the network has one,
+    the modal head.
+
+    dtype: float32, or bfloat16/float16 — the weights are cast once here (on a copy of the
+    model), positional encodings and box coordinates stay float32, masks and IoU are
+    post-processed in float32.
+    """
 
     def __init__(
         self, model: Sameo, device: str | torch.device = "cpu",
@@ -134,13 +209,13 @@ class AmodalPredictor:
         self.device = torch.device(device)
         if dtype not in (torch.float32, torch.float16, torch.bfloat16):
             raise ValueError(f"dtype must be float32, float16 or bfloat16, not {dtype}")
-        if dtype != torch.float32 and self.device.type != "cuda":
-            raise ValueError("float16/bfloat16 autocast is for CUDA; use float32 on CPU")
-        self.model = model.to(self.device).eval()
+        model = model.to(self.device).eval()
+        self.model = model if dtype == torch.float32 else _cast_weights(model, dtype)
         self.dtype = dtype
         self.config = config or PredictorConfig()
         self._embeddings: torch.Tensor | None = None
-        self._image_size: tuple[int, int] | None = None
+        self._image_sizes: list[tuple[int, int]] = []
+        self._encoder_clocks: list[StageClock] = []  # set_image calls not yet reported
         self.heads: tuple[Head, ...] = ("amodal",)
         if self.model.has_modal_head and self.config.modal:
             self.heads = ("amodal", "modal")
@@ -150,67 +225,140 @@ class AmodalPredictor:
         """Whether the network has a modal head (visible masks need one)."""
         return self.model.has_modal_head
 
-    def _autocast(self) -> torch.autocast:
-        enabled = self.dtype != torch.float32
-        return torch.autocast(self.device.type, dtype=self.dtype, enabled=enabled)
-
     @property
     def image_size(self) -> tuple[int, int] | None:
-        return self._image_size
+        """(H, W) of the last image set, None before `set_image`."""
+        return self._image_sizes[-1] if self._image_sizes else None
+
+    @property
+    def image_sizes(self) -> list[tuple[int, int]]:
+        """(H, W) of each image of the last `set_images` (one entry after `set_image`)."""
+        return list(self._image_sizes)
+
+    def set_image(self, image: np.ndarray) -> float:
+        """Encode an RGB uint8 [H, W, 3] image, replacing any previous one; returns the wall
+        time of the call (seconds). On CUDA the call returns once the encoder is queued (no host
+        sync): the encoder's device time comes with the next `Prediction.timings`."""
+        return self.set_images([image])
 
     @torch.inference_mode()
-    def set_image(self, image: np.ndarray) -> float:
-        """Encode an RGB uint8 [H, W, 3] image, replacing any previous one; returns the time the
-        encoder took (seconds)."""
-        _check_image(image)
-        start = time.perf_counter()
-        # torch cannot wrap read-only memory (e.g. a view of received message bytes): copy it.
-        pixels = np.ascontiguousarray(image) if image.flags.writeable else np.array(image)
-        tensor = torch.from_numpy(pixels).to(self.device)
-        tensor = tensor.permute(2, 0, 1)[None].float().div_(255.0)
-        with self._autocast():
-            self._embeddings = self.model.image_embeddings(tensor)
-        self._image_size = (image.shape[0], image.shape[1])
-        self._sync()
-        return time.perf_counter() - start
-
-    def _sync(self) -> None:
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
+    def set_images(self, images: list[np.ndarray]) -> float:
+        """Encode several RGB uint8 images (e.g. one per camera, any sizes) in one batched
+        encoder call, replacing any previous ones; `predict(..., image=k)` decodes against image
+        k. Returns the wall time of the call (seconds), as `set_image`."""
+        if isinstance(images, np.ndarray) or not isinstance(images, (list, tuple)):
+            raise TypeError("images must be a list of [H, W, 3] uint8 arrays")
+        if not 1 <= len(images) <= MAX_IMAGES:
+            raise ValueError(f"set_images takes 1 to {MAX_IMAGES} images, got {len(images)}")
+        for image in images:
+            _check_image(image)
+        clock = StageClock(self.device)
+        self.reset_image()  # a failing encoder leaves no stale embedding behind
+        inputs = []
+        for image in images:
+            pixels = copy_to_device(image, self.device).permute(2, 0, 1)[None]
+            inputs.append(self.model.preprocess(pixels.float().div_(255.0)))
+        batch = inputs[0] if len(inputs) == 1 else torch.cat(inputs)
+        self._embeddings = self.model.image_encoder(batch)
+        self._image_sizes = [(image.shape[0], image.shape[1]) for image in images]
+        clock.mark("encoder")
+        self._encoder_clocks.append(clock)
+        return clock.span()
 
     def reset_image(self) -> None:
-        self._embeddings, self._image_size = None, None
+        self._embeddings, self._image_sizes = None, []
+
+    def warmup(self, image_size: tuple[int, int] = (480, 640), boxes: int = 20) -> float:
+        """Run one frame — `set_image` of an image of image_size=(H, W) and `predict` of
+        `boxes` boxes — so that the first real frame does not pay for lazy start-up work
+        (kernel choice, allocator growth, cached interpolation matrices). Returns its latency
+        (seconds); the image is forgotten afterwards."""
+        height, width = image_size
+        if height < 1 or width < 1 or height * width > MAX_IMAGE_PIXELS:
+            raise ValueError(f"warm-up image size must be positive and at most "
+                             f"{MAX_IMAGE_PIXELS} pixels, got {image_size}")  # fmt: skip
+        if not 1 <= boxes <= MAX_BOXES:
+            raise ValueError(f"warm-up boxes must be 1 to {MAX_BOXES}, got {boxes}")
+        ys, xs = np.mgrid[0:height, 0:width]
+        image = np.stack([xs * 255 // width, ys * 255 // height, (xs + ys) % 256], axis=-1)
+        # A grid of overlapping boxes of a quarter of the image each.
+        rows = np.arange(boxes) / boxes
+        corners = np.stack([rows * width * 0.75, (rows * 7 % 1) * height * 0.75], axis=1)
+        prompts = np.concatenate([corners, corners + [width / 4, height / 4]], axis=1)
+        start = time.perf_counter()
+        try:
+            self.set_image(image.astype(np.uint8))
+            self.predict(prompts)
+        finally:
+            self.reset_image()
+            self._encoder_clocks.clear()
+        return time.perf_counter() - start
+
+    def _image_index(self, image: int | None) -> int:
+        count = len(self._image_sizes)
+        if image is None:
+            return count - 1
+        if isinstance(image, bool) or not isinstance(image, (int, np.integer)) or not (
+            -count <= image < count
+        ):
+            raise ValueError(f"image must be an index of the {count} images set, got {image!r}")
+        return int(image) % count
 
     @torch.inference_mode()
     def predict(
         self, boxes: np.ndarray, scores: np.ndarray | None = None,
         points: np.ndarray | None = None, point_labels: np.ndarray | None = None,
+        image: int | None = None,
     ) -> Prediction:
         """Amodal masks for xyxy pixel boxes [N, 4] of the current image.
 
         scores: optional detector scores [N] (ρ_front). points / point_labels: optional clicks
         per box, [N, P, 2] pixels and [N, P] labels (1 positive, 0 negative, -1 ignored), P ≤ 4.
-        Invalid boxes (non-finite, zero/negative size, outside the image, non-finite score)
-        raise a ValueError or are left out, per `config.invalid_boxes`; boxes reaching out of
-        the image are clipped to it. An empty box list gives no masks.
+        image: after `set_images`, the index of the image the boxes belong to (default: the
+        last one). Invalid boxes (non-finite, zero/negative size, outside the image, non-finite
+        score) raise a ValueError or are left out, per `config.invalid_boxes`; boxes reaching
+        out of the image are clipped to it. An empty box list gives no masks.
         """
-        if self._embeddings is None or self._image_size is None:
+        if self._embeddings is None:
             raise RuntimeError("call set_image() before predict()")
-        start = time.perf_counter()
+        clock = StageClock(self.device)
+        index = self._image_index(image)
+        image_size = self._image_sizes[index]
         boxes = as_box_array(boxes)
+        if len(boxes) > MAX_BOXES:
+            raise ValueError(f"at most {MAX_BOXES} boxes per predict, got {len(boxes)}")
         scores = self._check_per_box(scores, len(boxes), "scores", (len(boxes),))
         points, point_labels = self._check_points(points, point_labels, len(boxes))
-        clipped, rejected = sanitize_boxes(boxes, self._image_size, scores)
+        clipped, rejected = sanitize_boxes(boxes, image_size, scores)
         if rejected and self.config.invalid_boxes == "raise":
             raise ValueError(f"invalid boxes (index: reason): {rejected}")
         keep = [i for i in range(len(boxes)) if i not in rejected]
-        chunk_size = self.config.chunk_size or (64 if self.device.type == "cuda" else 4)
-        results = []
-        for chunk_start in range(0, len(keep), chunk_size):
-            chunk = keep[chunk_start : chunk_start + chunk_size]
-            results.extend(self._predict_chunk(chunk, clipped, scores, points, point_labels))
-        self._sync()
-        return Prediction(results, rejected, time.perf_counter() - start, self.heads)
+        results: list[InstancePrediction] = []
+        if keep:
+            corners, labels = self._upload_prompts(keep, clipped, points, point_labels)
+            clock.mark("prompt")
+            embedding = self._embeddings[index : index + 1]
+            run = self._predict_batched
+            if self.config.postprocess_for(self.device) == "roi":
+                run = self._predict_roi
+            results = run(keep, clipped, scores, embedding, image_size, corners, labels, clock)
+        else:
+            clock.mark("prompt")
+            for pending in self._encoder_clocks:
+                pending.wait()
+        timings = self._timings(clock)
+        return Prediction(results, rejected, clock.span(), self.heads, timings)
+
+    def _timings(self, clock: StageClock) -> StageTimes:
+        """The stage times of this predict and of the set_image calls before it."""
+        encoder = sum(pending.times().get("encoder", 0.0) for pending in self._encoder_clocks)
+        self._encoder_clocks.clear()
+        times = clock.times()
+        return StageTimes(
+            encoder_s=encoder, prompt_s=times.get("prompt", 0.0),
+            decoder_s={head: times.get(f"decoder_{head}", 0.0) for head in self.heads},
+            postprocess_s=times.get("postprocess", 0.0), copy_s=times.get("copy", 0.0),
+        )  # fmt: skip
 
     @staticmethod
     def _check_per_box(
@@ -244,63 +392,129 @@ class AmodalPredictor:
             raise ValueError("point_labels must be 1 (positive), 0 (negative) or -1 (ignored)")
         return points, labels
 
-    def _decode(
-        self, boxes: torch.Tensor, points: torch.Tensor | None, labels: torch.Tensor | None
-    ) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        """Per head of `self.heads`: chosen logits [n, h, w] (float32) and their raw IoU [n].
+    def _upload_prompts(
+        self, keep: list[int], boxes: np.ndarray, points: np.ndarray | None,
+        labels: np.ndarray | None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The official point prompts of the kept boxes (`Sameo.box_prompts`, built on the
+        host) on the device in one copy: corners [1, n, P, 2] float32 and labels [1, n, P]."""
 
-        The prompts are encoded once; each head decodes the chunk in one batched call.
+        def host(array: np.ndarray | None) -> torch.Tensor | None:
+            return None if array is None else torch.from_numpy(array[keep].astype(np.float32))
+
+        corners, corner_labels = self.model.box_prompts(
+            host(boxes)[None], None if points is None else host(points)[None],
+            None if labels is None else host(labels)[None],
+        )  # fmt: skip
+        packed = torch.cat([corners, corner_labels[..., None].to(corners.dtype)], dim=-1)
+        packed = copy_to_device(packed.numpy(), self.device)
+        return packed[..., :2], packed[..., 2].to(torch.int64)
+
+    def _decode(
+        self, embedding: torch.Tensor, corners: torch.Tensor, labels: torch.Tensor,
+        image_size: tuple[int, int], clock: StageClock,
+    ) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Per head of `self.heads`: chosen logits [n, h, w] (float32) and their raw IoU [n] of
+        the prompts corners [1, n, P, 2] / labels [1, n, P].
+
+        The prompts are encoded once; each head decodes them in one batched call.
         """
         multimask = self.config.mask_selection != "single"
-        with self._autocast():
-            corners, corner_labels = self.model.box_prompts(
-                boxes[None], None if points is None else points[None],
-                None if labels is None else labels[None],
-            )
-            sparse = self.model.encode_prompts(corners, corner_labels, self._image_size)
-            outputs = [self.model.decode_sparse(self._embeddings, sparse, multimask, head=head)
-                       for head in self.heads]  # fmt: skip
+        best_iou = self.config.mask_selection == "best_iou"
+        sparse = self.model.encode_prompts(corners, labels, image_size)
+        clock.mark("prompt")
         chosen = []
-        for logits, iou in outputs:
-            logits, iou = logits[0].float(), iou[0].float()
-            if self.config.mask_selection == "best_iou":
-                choice = iou.argmax(dim=1)
-            else:
-                choice = torch.zeros(len(iou), dtype=torch.long, device=iou.device)
-            rows = torch.arange(len(iou), device=iou.device)
-            chosen.append((logits[rows, choice], iou[rows, choice]))
+        for head in self.heads:
+            logits, iou = self.model.decode_sparse(embedding, sparse, multimask, head=head)
+            clock.mark(f"decoder_{head}")
+            chosen.append(choose_outputs(logits[0], iou[0], best_iou))
+            clock.mark("postprocess")
         return chosen
 
-    def _predict_chunk(
-        self, chunk: list[int], boxes: np.ndarray, scores: np.ndarray | None,
-        points: np.ndarray | None, labels: np.ndarray | None,
-    ) -> list[InstancePrediction]:
-        def to_tensor(array: np.ndarray | None) -> torch.Tensor | None:
-            if array is None:
-                return None
-            return torch.as_tensor(array[chunk], dtype=torch.float32, device=self.device)
+    def _chunks(self, count: int) -> list[slice]:
+        size = self.config.chunk_for(self.device, count)
+        return [slice(start, start + size) for start in range(0, count, size)]
 
-        heads = self._decode(to_tensor(boxes), to_tensor(points), to_tensor(labels))
-        (logits, ious), modal = heads[0], heads[1] if len(heads) > 1 else None
+    def _predict_batched(
+        self, keep: list[int], boxes: np.ndarray, scores: np.ndarray | None,
+        embedding: torch.Tensor, image_size: tuple[int, int], corners: torch.Tensor,
+        labels: torch.Tensor, clock: StageClock,
+    ) -> list[InstancePrediction]:
+        """Decoder calls in chunks, then one batched post-processing pass for all boxes."""
+        decoded = [self._decode(embedding, corners[:, chunk], labels[:, chunk], image_size, clock)
+                   for chunk in self._chunks(len(keep))]  # fmt: skip
+        if len(decoded) == 1:
+            logits = torch.stack([head[0] for head in decoded[0]])
+            ious = torch.stack([head[1] for head in decoded[0]])
+        else:
+            logits = torch.stack([torch.cat([chunk[h][0] for chunk in decoded])
+                                  for h in range(len(self.heads))])  # fmt: skip
+            ious = torch.stack([torch.cat([chunk[h][1] for chunk in decoded])
+                                for h in range(len(self.heads))])  # fmt: skip
+        budget = self.config.postprocess_budget_mib * 2**20
+        crops = batched_masks(logits, ious, image_size, self.config.mask_threshold, budget,
+                              clock)  # fmt: skip
+        table = crops.table
         results = []
-        for row, index in enumerate(chunk):
-            amodal = self._upsample(logits[row])
-            iou = float(ious[row])
+        for row, index in enumerate(keep):
+            values = table[row]
+            iou = float(values[COLUMN["iou"]])
             front = 1.0 if scores is None else float(scores[index])
-            visible = {} if modal is None else self._visible(amodal, modal[0][row], modal[1][row])
+            visible = {}
+            if crops.visible is not None:
+                area = int(values[COLUMN["amodal_area"]])
+                visible_area = int(values[COLUMN["visible_area"]])
+                visible = {
+                    "visible": crops.visible[row], "hidden": crops.hidden[row],
+                    "visible_iou": float(values[COLUMN["visible_iou"]]),
+                    "visible_fraction": visible_area / area if area else float("nan"),
+                    "visible_outside_amodal":
+                        int(values[COLUMN["modal_area"]]) - visible_area,
+                }  # fmt: skip
             results.append(InstancePrediction(
-                index=index, amodal=amodal, iou=iou, score=front * iou,
-                prompt_box=boxes[index].astype(np.float32), box=amodal.box().astype(np.float32),
+                index=index, amodal=crops.amodal[row], iou=iou, score=front * iou,
+                prompt_box=boxes[index].astype(np.float32),
+                box=values[COLUMN["amodal_x0"] : COLUMN["amodal_y1"] + 1].astype(np.float32),
                 **visible,
             ))
+        clock.mark("postprocess", host=True)
         return results
 
-    def _upsample(self, logits: torch.Tensor) -> RoiMask:
-        return RoiMask(*upsample_mask_roi(logits, self._image_size, self.config.mask_threshold))
+    def _predict_roi(
+        self, keep: list[int], boxes: np.ndarray, scores: np.ndarray | None,
+        embedding: torch.Tensor, image_size: tuple[int, int], corners: torch.Tensor,
+        labels: torch.Tensor, clock: StageClock,
+    ) -> list[InstancePrediction]:
+        """Decoder calls in chunks, each followed by the ROI-only upsampling box by box."""
+        results = []
+        for chunk in self._chunks(len(keep)):
+            heads = self._decode(embedding, corners[:, chunk], labels[:, chunk], image_size,
+                                 clock)  # fmt: skip
+            (logits, ious), modal = heads[0], heads[1] if len(heads) > 1 else None
+            for row, index in enumerate(keep[chunk]):
+                amodal = self._upsample(logits[row], image_size)
+                iou = float(ious[row])
+                front = 1.0 if scores is None else float(scores[index])
+                visible = {} if modal is None else self._visible(
+                    amodal, modal[0][row], modal[1][row], image_size)  # fmt: skip
+                results.append(InstancePrediction(
+                    index=index, amodal=amodal, iou=iou, score=front * iou,
+                    prompt_box=boxes[index].astype(np.float32),
+                    box=amodal.box().astype(np.float32), **visible,
+                ))
+            clock.mark("postprocess")
+        clock.resume()
+        return results
 
-    def _visible(self, amodal: RoiMask, logits: torch.Tensor, iou: torch.Tensor) -> dict:
+    def _upsample(self, logits: torch.Tensor, image_size: tuple[int, int]) -> RoiMask:
+        return RoiMask(*upsample_mask_roi(logits, image_size, self.config.mask_threshold))
+
+    def _visible(
+        self, amodal: RoiMask, logits: torch.Tensor, iou: torch.Tensor,
+        image_size: tuple[int, int],
+    ) -> dict:
         """The visible mask (modal ∩ amodal), hidden part and visible fraction of one box."""
-        modal = self._upsample(logits)
+        modal = self._upsample(logits, image_size)
         visible = modal.intersect(amodal)
         area = amodal.area
         return {
@@ -310,4 +524,7 @@ class AmodalPredictor:
         }
 
 
-__all__ = ["AmodalPredictor", "InstancePrediction", "Prediction", "PredictorConfig"]
+__all__ = [
+    "AmodalPredictor", "InstancePrediction", "MAX_BOXES", "MAX_IMAGES", "MAX_IMAGE_PIXELS",
+    "Prediction", "PredictorConfig",
+]

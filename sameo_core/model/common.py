@@ -39,7 +39,10 @@ class LayerNorm2d(nn.Module):
         self.eps = eps
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # Statistics in float32 also for low-precision inputs (as nn.LayerNorm's kernels do);
+        # the result is in the input's dtype.
+        dtype, x = x.dtype, x.float()
         mean = x.mean(1, keepdim=True)
         var = (x - mean).pow(2).mean(1, keepdim=True)
         x = (x - mean) / torch.sqrt(var + self.eps)
-        return self.weight[:, None, None] * x + self.bias[:, None, None]
+        return (self.weight[:, None, None] * x + self.bias[:, None, None]).to(dtype)

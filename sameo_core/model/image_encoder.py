@@ -91,17 +91,18 @@ class ImageEncoderViT(nn.Module):
         table = self.pos_embed[:, 1:].reshape(1, side, side, -1)
         if (side, side) == (grid_h, grid_w):
             return table
-        table = F.interpolate(
-            table.permute(0, 3, 1, 2), size=(grid_h, grid_w), mode="bicubic", align_corners=False
-        )
-        return table.permute(0, 2, 3, 1)
+        # Resized in float32 (also for low-precision weights), given in the weights' dtype.
+        table = F.interpolate(table.permute(0, 3, 1, 2).float(), size=(grid_h, grid_w),
+                              mode="bicubic", align_corners=False)  # fmt: skip
+        return table.permute(0, 2, 3, 1).to(self.pos_embed.dtype)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[-2:] != (self.img_size, self.img_size):
             raise ValueError(
                 f"encoder input must be {self.img_size}x{self.img_size}, got {tuple(x.shape[-2:])}"
             )
-        x = self.patch_embed(x).permute(0, 2, 3, 1)  # [B, h, w, D]
+        # Inputs come normalised in float32; low-precision weights take them in their dtype.
+        x = self.patch_embed(x.to(self.pos_embed.dtype)).permute(0, 2, 3, 1)  # [B, h, w, D]
         b, h, w, d = x.shape
         x = (x + self.absolute_pos_embed(h, w)).reshape(b, h * w, d)
         for block in self.blocks:

@@ -27,15 +27,21 @@ class PositionEmbeddingRandom(nn.Module):
         self.register_buffer("positional_encoding_gaussian_matrix", torch.randn(2, num_pos_feats))
 
     def encode(self, coords: torch.Tensor) -> torch.Tensor:
-        """coords [..., 2] in [0, 1] → [..., 2 * num_pos_feats]."""
-        coords = (2 * coords - 1) @ self.positional_encoding_gaussian_matrix
+        """coords [..., 2] in [0, 1] → [..., 2 * num_pos_feats], in the matrix's dtype.
+
+        Low-precision inference keeps the matrix float32 (`AmodalPredictor`): the sin/cos of
+        2π·(coordinates @ matrix) reach arguments of tens of radians, where bfloat16's 8-bit
+        mantissa would move a box corner by several pixels.
+        """
+        matrix = self.positional_encoding_gaussian_matrix
+        coords = (2 * coords.to(matrix.dtype) - 1) @ matrix
         coords = 2 * math.pi * coords
         return torch.cat([coords.sin(), coords.cos()], dim=-1)
 
     def dense(self, size: int) -> torch.Tensor:
         """Encoding of every cell centre of a size×size grid → [C, size, size]."""
-        device = self.positional_encoding_gaussian_matrix.device
-        centres = (torch.arange(size, device=device, dtype=torch.float32) + 0.5) / size
+        matrix = self.positional_encoding_gaussian_matrix
+        centres = (torch.arange(size, device=matrix.device, dtype=matrix.dtype) + 0.5) / size
         y, x = torch.meshgrid(centres, centres, indexing="ij")
         return self.encode(torch.stack([x, y], dim=-1)).permute(2, 0, 1)
 
@@ -55,10 +61,14 @@ class PromptEncoder(nn.Module):
         self.bbox_bottom_right_embeddings = nn.Embedding(1, embed_dim)
 
     def get_dense_pe(self) -> torch.Tensor:
-        """Positional encoding of the image-embedding grid → [1, C, g, g]."""
-        return self.pe_layer.dense(self.grid_size).unsqueeze(0)
+        """Positional encoding of the image-embedding grid → [1, C, g, g], computed in the
+        positional matrix's precision and given in the weights' dtype (the decoder's)."""
+        dense = self.pe_layer.dense(self.grid_size).unsqueeze(0)
+        return dense.to(self.point_embeddings.weight.dtype)
 
     def forward(self, points: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """Points and labels → embeddings in the weights' dtype; the positions are encoded in
+        the positional matrix's precision (float32 also in low-precision inference)."""
         # +0.5 moves to the pixel centre; padding points (-1, -1) keep their encoding (not zeroed).
         embedding = self.pe_layer.encode((points + 0.5) / self.input_size)
         labels = labels[..., None]
@@ -70,4 +80,4 @@ class PromptEncoder(nn.Module):
         )
         for selected, table in learned:
             embedding = embedding + table.weight * selected
-        return embedding
+        return embedding.to(self.point_embeddings.weight.dtype)

@@ -39,11 +39,12 @@ def _reference_masks(model, image, boxes, selection="best_iou"):
     return (full[rows, choice] >= 0).numpy(), iou[0][rows, choice].numpy()
 
 
+@pytest.mark.parametrize("postprocess", ["roi", "batched"])
 @pytest.mark.parametrize("selection", ["best_iou", "first"])
 @pytest.mark.parametrize("chunk_size", [1, 2, 8])
-def test_masks_equal_full_resolution_reference(model, image, selection, chunk_size):
+def test_masks_equal_full_resolution_reference(model, image, selection, chunk_size, postprocess):
     predictor = AmodalPredictor(model, config=PredictorConfig(
-        chunk_size=chunk_size, mask_selection=selection))
+        chunk_size=chunk_size, mask_selection=selection, postprocess=postprocess))
     predictor.set_image(image)
     results = predictor.predict(BOXES).masks
     expected, expected_iou = _reference_masks(model, image, BOXES, selection)
@@ -157,8 +158,8 @@ def test_bad_arguments(model, image):
         predictor.predict(BOXES, points=np.zeros((3, 5, 2)), point_labels=np.ones((3, 5)))
     with pytest.raises(ValueError, match="point_labels"):
         predictor.predict(BOXES, points=np.zeros((3, 1, 2)), point_labels=np.full((3, 1), 2))
-    with pytest.raises(ValueError, match="CUDA"):
-        AmodalPredictor(predictor.model, dtype=torch.float16)
+    with pytest.raises(ValueError, match="dtype"):
+        AmodalPredictor(predictor.model, dtype=torch.float64)
     with pytest.raises(ValueError, match="chunk_size"):
         PredictorConfig(chunk_size=0)
 
@@ -204,9 +205,11 @@ def _reference_head(model, image, boxes, head):
     return (full[rows, choice] >= 0).numpy(), iou[0][rows, choice].numpy()
 
 
+@pytest.mark.parametrize("postprocess", ["roi", "batched"])
 @pytest.mark.parametrize("chunk_size", [1, 2, 8])
-def test_visible_and_hidden_masks_follow_the_rule(two_heads, image, chunk_size):
-    predictor = AmodalPredictor(two_heads, config=PredictorConfig(chunk_size=chunk_size))
+def test_visible_and_hidden_masks_follow_the_rule(two_heads, image, chunk_size, postprocess):
+    predictor = AmodalPredictor(two_heads, config=PredictorConfig(
+        chunk_size=chunk_size, postprocess=postprocess))
     assert predictor.has_modal_head and predictor.heads == ("amodal", "modal")
     predictor.set_image(image)
     prediction = predictor.predict(BOXES)
