@@ -1,11 +1,12 @@
-"""Message -> numpy conversions without cv_bridge and without ROS imports.
+"""Message -> numpy conversions without cv_bridge and without ROS imports (camera images also to
+a CUDA tensor: `to_rgb`; the pixel formats themselves are `image_formats.py`'s).
 
 The functions read messages by attribute, so they take rclpy messages (the node) and rosbags
-messages (the replay tool) alike: an Image needs height, width, encoding, step and data; a
-CompressedImage format and data; a Detection2DArray the vision_msgs 4.x layout
-(bbox.center.position.x/y, bbox.size_x/size_y, results[].hypothesis); PointPrompts points[].x/y
-and labels; a depth Image also is_bigendian; a CameraInfo width, height, k, p, binning_x/y and
-roi.
+messages (the replay tool) alike: an Image needs height, width, encoding, step and data (and
+is_bigendian for 16-bit encodings); a CompressedImage format and data; a Detection2DArray the
+vision_msgs 4.x layout (bbox.center.position.x/y, bbox.size_x/size_y, results[].hypothesis);
+PointPrompts points[].x/y and labels; a depth Image also is_bigendian; a CameraInfo width,
+height, k, p, binning_x/y and roi.
 """
 
 from __future__ import annotations

@@ -139,6 +139,9 @@ _STANDALONE = frozenset(range(0xD0, 0xD8)) | {0x01}  # RST0..7 and TEM carry no 
 _SOI, _EOI, _SOS = 0xD8, 0xD9, 0xDA
 _PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}  # by IHDR colour type (3: palette indices)
 _PNG_MAX_SIDE = 2**31 - 1  # PNG spec, section 11.2.2
+# Newer OpenCV (IMREAD_COLOR_RGB; not yet in setup.py's minimum 4.8) decodes straight to RGB:
+# no BGR->RGB pass over the image (BENCHMARKS.md, "Oversized images"). Older: BGR, then cvtColor.
+_IMREAD_RGB = getattr(cv2, "IMREAD_COLOR_RGB", 0)
 
 
 @dataclass(frozen=True)
@@ -158,13 +161,9 @@ class CompressedHeader:
     bit_depth: int
     marker: int = 0
 
-    @property
-    def pixels(self) -> int:
-        return self.width * self.height
-
 
 def compressed_kind(data: np.ndarray) -> str | None:
-    """"png" or "jpeg" by the file signature of `data` (uint8 [n]), None for anything else."""
+    """The format by the file signature of `data` (uint8 [n]): "png", "jpeg" or None."""
     head = data[:8].tobytes()
     if head.startswith(PNG_SIGNATURE):
         return "png"
@@ -262,15 +261,15 @@ def decode_cpu(data: np.ndarray, header: CompressedHeader) -> np.ndarray | None:
     16-bit PNGs are scaled to 8 bits by cv_bridge's rule (OpenCV's own reduction keeps the high
     byte, up to one level off it), as a 16-bit raw image is.
     """
-    flags = cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION
+    flags = (_IMREAD_RGB or cv2.IMREAD_COLOR) | cv2.IMREAD_IGNORE_ORIENTATION
     if header.bit_depth == 16:
         flags |= cv2.IMREAD_ANYDEPTH
-    bgr = cv2.imdecode(data, flags)
-    if bgr is None:
+    pixels = cv2.imdecode(data, flags)
+    if pixels is None:
         return None
-    if bgr.dtype == np.uint16:
-        bgr = scale_16_to_8(bgr)
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB, dst=bgr)  # in place: no second image
+    if pixels.dtype == np.uint16:
+        pixels = scale_16_to_8(pixels)
+    return pixels if _IMREAD_RGB else cv2.cvtColor(pixels, cv2.COLOR_BGR2RGB)
 
 
 def torch_decodable(header: CompressedHeader) -> bool:

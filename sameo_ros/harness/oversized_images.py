@@ -5,10 +5,11 @@ bombs), before and after the pixel bound, side by side in one run.
 
 Each case runs in a fresh Python process per code tree (`--before` and this checkout, taking
 turns case by case), which imports `sameo_ros.conversions` of that tree, reads the image bytes
-from a file and calls `to_rgb` once on a CompressedImage of them with its default bound. Figures:
-the outcome (the decoded size, or the error), wall time of the call (ms), the process's peak
-resident memory (VmHWM) and its growth during the call, and where the tree has one, the time
-`image_formats.read_header` takes on the bytes (best of 5 x 100 calls, µs). A child may use
+from a file and calls `to_rgb` on a CompressedImage of them with its default bound. Figures: the
+outcome (the decoded size, or the error), wall time of a call (ms; the median of 5 calls, or of
+those made in 2 s: a bomb is called once), the process's peak resident memory (VmHWM) and its
+growth during the calls, and where the tree has one, the time `image_formats.read_header` takes
+on the bytes (best of 5 x 100 calls, µs). A child may use
 at most `--memory-limit-gb` of address space, so a bomb cannot take the machine down. Cases:
 PNGs of zeros of 30000^2 and 20000^2 pixels (~0.9 and ~0.4 MB, deflate's ~1000:1), a 625-byte
 JPEG whose frame header claims 30000^2 pixels with no scan data (libjpeg fills the missing data
@@ -52,15 +53,19 @@ def kib():  # VmHWM: this process's peak RSS (ru_maxrss would carry the parent's
     status = open("/proc/self/status").read()
     return int(status.split("VmHWM:")[1].split()[0])
 before = kib()
-start = time.perf_counter()
-try:
-    out = conversions.to_rgb(msg)
-    outcome = "decoded %dx%d" % (out.shape[1], out.shape[0])
-except Exception as error:
-    outcome = "refused: %s: %s" % (type(error).__name__, " ".join(str(error).split())[:160])
+times = []
+while len(times) < 5 and sum(times) < 2.0:  # a bomb once, anything quick five times
+    start = time.perf_counter()
+    try:
+        out = conversions.to_rgb(msg)
+        outcome = "decoded %dx%d" % (out.shape[1], out.shape[0])
+    except Exception as error:
+        outcome = "refused: %s: %s" % (type(error).__name__, " ".join(str(error).split())[:160])
+    times.append(time.perf_counter() - start)
+    out = None
 figures = {"module": conversions.__file__, "outcome": outcome,
-           "ms": (time.perf_counter() - start) * 1000.0, "peak_mb": kib() / 1024.0,
-           "growth_mb": (kib() - before) / 1024.0}
+           "ms": sorted(times)[len(times) // 2] * 1000.0, "calls": len(times),
+           "peak_mb": kib() / 1024.0, "growth_mb": (kib() - before) / 1024.0}
 read_header = getattr(conversions, "read_header", None)  # the header reader, where there is one
 if read_header is not None:
     pixels = conversions.byte_view(data)

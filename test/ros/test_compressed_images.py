@@ -16,7 +16,7 @@ import pytest
 import torch
 from PIL import Image
 
-from sameo_ros import conversions
+from sameo_ros import conversions, image_formats
 from sameo_ros.conversions import (
     DEFAULT_MAX_IMAGE_PIXELS,
     MAX_IMAGE_PIXELS_LIMIT,
@@ -26,7 +26,6 @@ from sameo_ros.conversions import (
     to_rgb,
 )
 from sameo_ros.image_formats import (
-    CompressedHeader,
     decode_jpeg_torch,
     read_header,
     torch_decodable,
@@ -254,6 +253,19 @@ def test_16_bit_pngs_are_scaled_as_16_bit_raw_images_are() -> None:
     np.testing.assert_array_equal(from_png, image_to_rgb(raw))  # round(v / 257), not v >> 8
 
 
+@pytest.mark.parametrize(
+    "data",
+    [_jpeg(_smooth(21, 30)), _png(_smooth(5, 7)), _png(_smooth(5, 7)[:, :, 0]),
+     _png(np.random.default_rng(4).integers(0, 65536, (4, 3, 3)).astype(np.uint16))],
+    ids=["jpeg", "png", "grey png", "16-bit png"],
+)  # fmt: skip
+def test_opencv_without_rgb_decoding_gives_the_same_pixels(data: bytes, monkeypatch) -> None:
+    """OpenCV before IMREAD_COLOR_RGB: BGR, then cvtColor."""
+    direct = to_rgb(_msg(data))
+    monkeypatch.setattr(image_formats, "_IMREAD_RGB", 0)
+    np.testing.assert_array_equal(to_rgb(_msg(data)), direct)
+
+
 def test_grey_jpegs_become_rgb() -> None:
     grey = _smooth(12, 20)[:, :, 1]
     out = to_rgb(_msg(_jpeg(grey)))
@@ -337,4 +349,3 @@ def test_a_cpu_device_keeps_numpy_and_opencv() -> None:
     out = to_rgb(_msg(SMALL_JPEG), device=torch.device("cpu"))
     assert isinstance(out, np.ndarray)
     np.testing.assert_array_equal(out, to_rgb(_msg(SMALL_JPEG)))
-    assert CompressedHeader("jpeg", 2, 3, 3, 8, 0xC0).pixels == 6
