@@ -218,14 +218,15 @@ def _is_cuda(device: Any) -> bool:
 
 
 def _to_device(rgb: Any, device: Any) -> Any:
-    """A numpy RGB image copied to a CUDA `device` as a tensor; anything else as it is."""
+    """A numpy RGB image copied to a CUDA `device` as a tensor (pinned, non-blocking: the
+    predictor's own copy); anything else as it is."""
     if not _is_cuda(device) or not isinstance(rgb, np.ndarray):
         return rgb
     import torch
 
-    if not (rgb.flags.writeable and rgb.flags.c_contiguous):
-        rgb = np.array(rgb)  # torch wraps only writable memory; also makes views contiguous
-    return torch.from_numpy(rgb).to(device)
+    from sameo_core.inference.host_syncs import copy_to_device
+
+    return copy_to_device(rgb, torch.device(device))
 
 
 def mono8_to_mask(msg: Any) -> np.ndarray:
