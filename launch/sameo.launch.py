@@ -10,8 +10,18 @@ image_transport:=compressed subscribes to <image>/compressed
 (sensor_msgs/CompressedImage). managed:=true starts the lifecycle node unconfigured, for a
 lifecycle manager (or `ros2 lifecycle set`) to configure and activate; otherwise it activates
 itself. `ros2 launch sameo_ros sameo.launch.py --show-args` lists the arguments.
+
+One node for several cameras (one model serves them all):
+
+  ros2 launch sameo_ros sameo.launch.py checkpoint:=/path/sameo.pt cameras:="[head, wrist]"
+
+Camera `head` then subscribes to <namespace>/head/image and head/detections and publishes
+head/amodal_masks, head/stats and head/debug_image (with depth also head/depth, head/camera_info,
+head/detections_3d). The remap arguments (image:=, ...) name the unnamed camera's topics; remap a
+named camera's topics from an including launch file (SetRemap, README "ROS 2 node").
 """
 
+import yaml
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import LifecycleNode, Node
@@ -21,7 +31,9 @@ from launch import LaunchContext, LaunchDescription
 
 TOPICS = ("image", "detections", "amodal_masks", "debug_image", "depth", "camera_info",
           "detections_3d")  # the node's relative names
-OVERRIDES = ("checkpoint", "device", "image_transport", "depth")  # set when not empty
+OVERRIDES = ("checkpoint", "device", "image_transport", "depth", "cameras", "chunk_size")
+# ^ set when not empty; the values of these are YAML (a list, a number or a word):
+YAML_OVERRIDES = ("depth", "cameras", "chunk_size")
 
 # The launch argument `depth` is the parameter; the depth topic's argument is `depth_image`.
 REMAP_ARGUMENTS = {"depth": "depth_image"}
@@ -39,6 +51,11 @@ ARGUMENTS = (
     ("depth", "", "true: RGB-D (depth + camera_info in, detections_3d out); overrides the "
      "parameter file when not empty"),
     ("managed", "false", "true: a lifecycle node waiting to be configured and activated"),
+    ("cameras", "", "camera names as a YAML list, e.g. \"[head, wrist]\": one node serves them "
+     "all, camera c on c/image, c/detections, c/amodal_masks, ...; overrides the parameter file "
+     "when not empty (its default: one unnamed camera)"),
+    ("chunk_size", "", "prompts per mask-decoder call: auto (4 on a CPU, all boxes in one call on "
+     "CUDA) or a number; overrides the parameter file (auto) when not empty"),
     ("image", "image", "image topic to subscribe to (its /compressed with compressed transport)"),
     ("detections", "detections", "Detection2DArray topic with the prompt boxes"),
     ("amodal_masks", "/sameo/amodal_masks", "where the AmodalMaskArray output goes"),
@@ -49,12 +66,24 @@ ARGUMENTS = (
 )
 
 
+def _yaml_value(name: str, text: str) -> object:
+    """A launch argument as the parameter value it stands for: `cameras:="[head, wrist]"` (or a
+    single name) a list of names, `depth:=true` a bool, `chunk_size:=4` a number."""
+    value = yaml.safe_load(text)
+    if name == "cameras":
+        value = [value] if isinstance(value, str) else value
+        if not isinstance(value, list) or not all(isinstance(c, str) for c in value):
+            raise ValueError(f"cameras:={text!r}: expected a list of names like \"[head, wrist]\"")
+    return value
+
+
 def _node(context: LaunchContext) -> list[Node]:
     values = {name: LaunchConfiguration(name).perform(context) for name in OVERRIDES}
     managed = LaunchConfiguration("managed").perform(context).lower() in ("true", "1", "yes")
     overrides: dict[str, object] = {name: value for name, value in values.items() if value}
-    if "depth" in overrides:
-        overrides["depth"] = str(overrides["depth"]).lower() in ("true", "1", "yes")
+    for name in YAML_OVERRIDES:
+        if name in overrides:
+            overrides[name] = _yaml_value(name, str(overrides[name]))
     overrides["managed"] = managed
     action = LifecycleNode if managed else Node
     return [

@@ -1,14 +1,18 @@
-"""The node's health as a diagnostic_msgs/DiagnosticStatus level, message and key/values.
+"""The health of each camera of the node as a diagnostic_msgs/DiagnosticStatus level, message and
+key/values.
 
-ROS-free: the node fills a `Health` snapshot once per period and publishes what `assess` makes
-of it on /diagnostics. Levels and thresholds (README, "ROS 2 node"):
+ROS-free: once per period the node fills one `Health` snapshot per camera (the node's state,
+device and errors, and that camera's counters and figures) and publishes what that camera's
+`HealthMonitor.assess` makes of it on /diagnostics, one status per camera. Levels and thresholds
+(README, "ROS 2 node"):
 
 - ERROR: the inference worker has ended (the node then exits non-zero), or the last configure
   failed (bad parameters or checkpoint; the managed node stays unconfigured).
-- WARN, judged on the last period: frames were skipped (undecodable or invalid input, a failing
-  step; the log says why), or at least `unpaired_warn_share` of the detection arrays found no
-  image within sync_slop, or the node is active but no image/detections pair has come for
-  `input_timeout_s`.
+- WARN, judged on the last period: frames of the camera were skipped (undecodable, refused or
+  invalid input, a failing step; the log says why), or at least `unpaired_warn_share` of its
+  detection arrays found no image within sync_slop, or the node is active but no
+  image/detections pair has come from the camera for `input_timeout_s` (a stale camera: 5 s,
+  many frames of any camera running at 1 Hz or more, and more than a frame's time on a CPU).
 - OK otherwise, including unconfigured and inactive (the message names the state).
 """
 
@@ -23,7 +27,7 @@ OK, WARN, ERROR = 0, 1, 2  # diagnostic_msgs/DiagnosticStatus levels
 @dataclass(frozen=True)
 class Thresholds:
     unpaired_warn_share: float = 0.1  # of the detection arrays received in the period
-    input_timeout_s: float = 5.0
+    input_timeout_s: float = 5.0  # a camera without a pair for longer is stale
 
 
 @dataclass(frozen=True)

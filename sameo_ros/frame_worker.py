@@ -1,10 +1,12 @@
-"""The inference thread: serves the newest item of a LatestSlot, one at a time, and never dies
-silently.
+"""The inference thread: serves the cameras' newest items (latest.NewestFrames) in turn, and
+never dies silently.
 
-A failing item is reported to `on_error` and dropped, and the next item is served. Should the
-loop itself end with an exception anyway (a bug outside the per-item guard), `on_exit` gets the
-error, so that the node can report ERROR on /diagnostics and exit non-zero for a supervisor to
-restart it, instead of staying up without answering (README, "ROS 2 node").
+Each take is one camera's item, or, with `batch`, every camera's waiting item at once (the
+encoder then runs them as one batch). A failing take is reported to `on_error` and dropped, and
+the next one is served. Should the loop itself end with an exception anyway (a bug outside the
+per-take guard), `on_exit` gets the error, so that the node can report ERROR on /diagnostics and
+exit non-zero for a supervisor to restart it, instead of staying up without answering (README,
+"ROS 2 node").
 """
 
 from __future__ import annotations
@@ -13,24 +15,27 @@ import threading
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
-from .latest import LatestSlot
+from .latest import NewestFrames
 
 T = TypeVar("T")
+Batch = list[tuple[int, T]]  # (camera index, item) pairs
 
 
 class FrameWorker(Generic[T]):
     def __init__(
         self,
-        slot: LatestSlot[T],
-        serve: Callable[[T], None],
-        on_error: Callable[[T, Exception], None],
+        frames: NewestFrames[T],
+        serve: Callable[[Batch], None],
+        on_error: Callable[[Batch, Exception], None],
         on_exit: Callable[[BaseException], None],
+        batch: bool = False,
         name: str = "sameo_worker",
     ) -> None:
-        self._slot = slot
+        self._frames = frames
         self._serve = serve
         self._on_error = on_error
         self._on_exit = on_exit
+        self._batch = batch
         self._busy = threading.Event()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
@@ -43,28 +48,28 @@ class FrameWorker(Generic[T]):
 
     @property
     def busy(self) -> bool:
-        """True while an item is being served."""
+        """True while items are being served."""
         return self._busy.is_set()
 
     def stop(self, timeout: float) -> bool:
-        """Serve no more items; wait up to `timeout` s for the one in progress. True if the
+        """Serve no more items; wait up to `timeout` s for those in progress. True if the
         thread has ended."""
-        self._slot.close()
+        self._frames.close()
         if self._thread.ident is not None:
             self._thread.join(timeout)
         return not self._thread.is_alive()
 
     def _run(self) -> None:
         try:
-            while not self._slot.closed:
-                item = self._slot.take(timeout=0.5)
-                if item is None:
+            while not self._frames.closed:
+                taken = self._frames.take(timeout=0.5, batch=self._batch)
+                if not taken:
                     continue
                 self._busy.set()
                 try:
-                    self._serve(item)
+                    self._serve(taken)
                 except Exception as error:  # a bad frame must never end the worker
-                    self._on_error(item, error)
+                    self._on_error(taken, error)
                 finally:
                     self._busy.clear()
         except BaseException as error:

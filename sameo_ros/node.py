@@ -1,16 +1,18 @@
 """sameo_node: amodal masks for every (image, detections) pair, a thin rclpy shell over sameo_core.
 
-A lifecycle node (README, "ROS 2 node"). configure validates the parameters and loads the model;
-activate creates the subscriptions (`image` or `image/compressed`, `detections`; with depth
-`depth` and `camera_info`), the publishers (`amodal_masks`, `stats`, `debug_image`; with depth
-`detections_3d` and `points`) and the `segment` service (srv/SegmentAmodal.srv);
-deactivate removes them and stops processing; cleanup releases the model and its GPU memory.
+A lifecycle node (README, "ROS 2 node"). configure validates the parameters, sets torch's
+threads, loads the model and runs a warm-up frame; activate creates, for every camera of the
+`cameras` parameter, the subscriptions (`image` or `image/compressed`, `detections`; with depth
+`depth` and `camera_info`) and the publishers (`amodal_masks`, `stats`, `debug_image`; with depth
+`detections_3d` and `points`), under `<camera>/` for a named camera, and the one `segment`
+service (srv/SegmentAmodal.srv); deactivate removes them and stops processing; cleanup releases
+the model and its GPU memory.
 With `managed: false` (the default) the node takes itself to active at start; with
 `managed: true` (launch `managed:=true`) it waits for the transitions. /diagnostics is published
 in every state.
 
-What an active node serves (topics, service, the worker thread) is serving.py. Messages are
-rclpy's generated classes.
+What an active node serves (the cameras' topics, the service, the worker thread) is serving.py
+and camera_ports.py. Messages are rclpy's generated classes.
 Run: `ros2 run sameo_ros sameo_node --ros-args --params-file config/sameo.yaml`.
 """
 
@@ -31,10 +33,17 @@ from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackRet
 from rclpy.signals import SignalHandlerOptions
 from std_msgs.msg import Header
 
+from .camera_ports import CameraState
 from .diagnostics import Counters, Health, HealthMonitor
-from .latency_stats import FrameRateStats
 from .messages import rclpy_types
-from .params import DESCRIPTIONS, PARAMETERS, NodeConfig, checked_update, config_from_values
+from .params import (
+    DESCRIPTIONS,
+    DYNAMIC_TYPES,
+    PARAMETERS,
+    NodeConfig,
+    checked_update,
+    config_from_values,
+)
 from .pipeline import FramePipeline, Selection
 from .serving import Serving
 
@@ -49,7 +58,9 @@ class SameoNode(LifecycleNode):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("sameo", **kwargs)
         for name, default in PARAMETERS.items():
-            descriptor = ParameterDescriptor(description=DESCRIPTIONS[name])
+            descriptor = ParameterDescriptor(
+                description=DESCRIPTIONS[name], dynamic_typing=name in DYNAMIC_TYPES
+            )
             self.declare_parameter(name, default, descriptor)
         self.add_on_set_parameters_callback(self._check_parameters)
         self.add_post_set_parameters_callback(self._apply_parameters)
@@ -61,10 +72,9 @@ class SameoNode(LifecycleNode):
         self.types = rclpy_types()
         self._state = "unconfigured"
         self._active: Serving | None = None
-        self._counters_lock = threading.Lock()
-        self._counts = {name: 0 for name in ("frames", "skipped", "detections_received")}
         self._warned_at: dict[str, float] = {}
-        self._health = HealthMonitor()
+        self._warn_lock = threading.Lock()
+        self._health: dict[str, HealthMonitor] = {}  # per camera name
         self._diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.create_timer(DIAGNOSTICS_PERIOD_S, self.publish_diagnostics)
 
@@ -95,11 +105,15 @@ class SameoNode(LifecycleNode):
         bad, with the reason in the log and on /diagnostics."""
         try:
             config = config_from_values(self._values())
+            if config.torch_threads:  # 0: torch's default (README, "ROS 2 node")
+                torch.set_num_threads(config.torch_threads)
             self.get_logger().info(
                 f"loading SAMEO ({config.checkpoint or 'random weights'}, "
-                f"{config.variant or 'variant from checkpoint'}) on {config.device}"
+                f"{config.variant or 'variant from checkpoint'}) on {config.device}, "
+                f"{torch.get_num_threads()} torch threads"
             )
             self.pipeline = FramePipeline.from_config(config)
+            warmup_ms = self.pipeline.warmup()
         except Exception as error:  # parameters, a missing or corrupt checkpoint, the device
             self.configure_error = f"{type(error).__name__}: {error}"
             self.get_logger().error(f"configure failed: {self.configure_error}")
@@ -110,15 +124,17 @@ class SameoNode(LifecycleNode):
                 "the model has no modal head: masks come without visible masks and occlusion "
                 "order" + (", and depth gives no 3D" if config.depth else "")
             )
-        self.get_logger().info("configured")
+        self.get_logger().info(f"configured; first (warm-up) frame took {warmup_ms:.0f} ms")
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Create the subscriptions, publishers and service; start the worker."""
         assert self.config is not None and self.pipeline is not None
-        self._active = Serving(self, self.config)
+        self._health = {}  # the cameras' counters start again from 0
+        self._active = Serving(self, self.config, self.pipeline)
         self._state = "active"
-        self.get_logger().info(f"ready: {self._active.image_topic} + detections -> amodal_masks")
+        inputs = ", ".join(port.image_topic for port in self._active.ports)
+        self.get_logger().info(f"ready: {inputs} + detections -> amodal_masks")
         return TransitionCallbackReturn.SUCCESS
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -164,13 +180,11 @@ class SameoNode(LifecycleNode):
     def warn(self, kind: str, text: str) -> None:
         """Log a warning, at most once per `_THROTTLE_S` for each kind of problem."""
         now = time.monotonic()
-        if now - self._warned_at.get(kind, -_THROTTLE_S) >= _THROTTLE_S:
+        with self._warn_lock:  # callbacks and the worker warn from their own threads
+            if now - self._warned_at.get(kind, -_THROTTLE_S) < _THROTTLE_S:
+                return
             self._warned_at[kind] = now
-            self.get_logger().warning(text)
-
-    def count(self, name: str) -> None:
-        with self._counters_lock:
-            self._counts[name] += 1
+        self.get_logger().warning(text)
 
     def worker_ended(self, error: BaseException) -> None:
         """The worker thread failed outside its per-frame guard: report, then main() exits."""
@@ -182,38 +196,56 @@ class SameoNode(LifecycleNode):
         self.publish_diagnostics()
 
     def publish_diagnostics(self) -> None:
-        assessment = self._health.assess(self._health_snapshot())
-        status = DiagnosticStatus(
-            level=bytes([assessment.level]),
-            name=f"{self.get_fully_qualified_name()}: amodal segmentation",
-            message=assessment.message,
-            hardware_id=self.config.device if self.config else "",
-            values=[KeyValue(key=k, value=v) for k, v in assessment.values],
-        )
+        """One DiagnosticStatus per camera (README, "ROS 2 node", Diagnostics)."""
+        base = f"{self.get_fully_qualified_name()}: amodal segmentation"
+        statuses = []
+        for camera, health in self._health_snapshots():
+            monitor = self._health.setdefault(camera, HealthMonitor())
+            assessment = monitor.assess(health)
+            statuses.append(DiagnosticStatus(
+                level=bytes([assessment.level]), name=f"{base} ({camera})" if camera else base,
+                message=assessment.message, hardware_id=self.config.device if self.config else "",
+                values=[KeyValue(key=k, value=v) for k, v in assessment.values],
+            ))  # fmt: skip
         header = Header(stamp=self.get_clock().now().to_msg())
-        self._diagnostics_pub.publish(DiagnosticArray(header=header, status=[status]))
+        self._diagnostics_pub.publish(DiagnosticArray(header=header, status=statuses))
 
-    def _health_snapshot(self) -> Health:
+    def _camera_names(self) -> tuple[str, ...]:
+        """The cameras of the configuration, or of the parameter before a valid configure."""
+        if self.config is not None:
+            return self.config.cameras
+        cameras = tuple(self.get_parameter("cameras").value)
+        return cameras if cameras and all(isinstance(c, str) for c in cameras) else ("",)
+
+    def _health_snapshots(self) -> list[tuple[str, Health]]:
         active, pipeline, config = self._active, self.pipeline, self.config
         device = torch.device(config.device) if pipeline is not None and config else None
         on_cuda = device is not None and device.type == "cuda"
-        stats = active.stats if active else FrameRateStats(1)
-        return Health(
-            state=self._state,
-            counters=Counters(
-                frames=self._counts["frames"], skipped=self._counts["skipped"],
-                detections_received=self._counts["detections_received"],
-                pairs_dropped=active.slot.dropped if active else 0,
-                detections_unpaired=active.pairer.unmatched_total if active else 0,
-            ),
-            fps=stats.fps, latency_ms_p50=stats.percentile(50),
-            latency_ms_p99=stats.percentile(99),
-            seconds_since_pair=active.seconds_since_pair() if active else 0.0,
-            device=str(device or ""), model_bytes=pipeline.model_bytes() if pipeline else 0,
+        node_level = dict(
+            state=self._state, device=str(device or ""),
+            model_bytes=pipeline.model_bytes() if pipeline else 0,
             cuda_allocated_bytes=torch.cuda.memory_allocated(device) if on_cuda else None,
             worker_error=None if self.worker_failure is None else repr(self.worker_failure),
             configure_error=self.configure_error,
         )  # fmt: skip
+        if active is None:
+            return [(c, Health(counters=Counters(), **node_level)) for c in self._camera_names()]
+        snapshots = []
+        for port in active.ports:
+            state: CameraState = port.state
+            stats = state.stats
+            snapshots.append((port.name, Health(
+                counters=Counters(
+                    frames=state.frames, skipped=state.skipped,
+                    detections_received=state.detections_received,
+                    pairs_dropped=active.frames.dropped[port.index],
+                    detections_unpaired=port.pairer.unmatched_total,
+                ),
+                fps=stats.fps, latency_ms_p50=stats.percentile(50),
+                latency_ms_p99=stats.percentile(99),
+                seconds_since_pair=state.seconds_since_pair(), **node_level,
+            )))  # fmt: skip
+        return snapshots
 
 
 class _StopRequest:

@@ -7,18 +7,58 @@ config/sameo.yaml and the launch file against it.
 Topics are fixed relative names (`image`, `detections`, `amodal_masks`, `debug_image`, `stats`,
 the service `segment`; with `depth: true` also `depth`, `camera_info`, `detections_3d` and, with
 `point_cloud: true`, `points`), remapped in launch as the ROS convention has it; there are no
-topic parameters.
+topic parameters. A named camera `c` (parameter `cameras`) puts its topics under `c/` (README,
+"ROS 2 node"); the service stays one per node.
+
+Every parameter that sizes work or memory has an upper bound (`BOUNDS`), each with its reason:
+a typo or a hostile parameter file must not make the node allocate what the robot does not have.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, fields
 from typing import Any
+
+from .conversions import DEFAULT_MAX_IMAGE_PIXELS, MAX_IMAGE_PIXELS_LIMIT
 
 RELIABILITIES = ("best_effort", "reliable")
 DTYPES = ("float32", "bfloat16", "float16")
 IMAGE_TRANSPORTS = ("raw", "compressed")
+AUTO = "auto"  # chunk_size by device: 4 on a CPU, all boxes in one call on CUDA
+# A camera name: ROS name tokens (a letter or _ first, then letters, digits, _) joined by "/",
+# relative (no leading "/" or "~"), so that `<camera>/image` is a valid relative topic name.
+CAMERA_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(/[A-Za-z_][A-Za-z0-9_]*)*")
+
+
+@dataclass(frozen=True)
+class Bound:
+    """The largest value a parameter takes, and why (README, "ROS 2 node", Parameters)."""
+
+    limit: int | float
+    reason: str
+
+
+BOUNDS: dict[str, Bound] = {
+    "cameras": Bound(8, "each camera holds its own subscriptions, qos_depth input messages, "
+                     "stamp buffers and a newest-frame slot; robots carry 2-4 cameras"),
+    "max_image_pixels": Bound(MAX_IMAGE_PIXELS_LIMIT, "above any camera a robot carries and "
+                              "below OpenCV's own decoding cap (conversions.py)"),
+    "qos_depth": Bound(20, "the worker serves only the newest pair; a deeper queue only holds "
+                       "more images (20 x 25 MB at 4K rgb8 = 500 MB per camera input)"),
+    "max_detections": Bound(256, "the mask decoder runs per box with both heads (on a CPU 20 "
+                            "boxes cost about one encoder pass), and each mask keeps a crop up "
+                            "to the image's size"),
+    "chunk_size": Bound(256, "a chunk never holds more boxes than max_detections allows"),
+    "stats_window": Bound(10_000, "the window's percentiles are recomputed for every frame"),
+    "sync_slop": Bound(1.0, "stamps a second apart are different scenes for a moving camera; the "
+                       "stamp buffers hold 16 messages"),
+    "depth_wait": Bound(1.0, "the one worker waits for a frame's depth while every camera's next "
+                        "frame waits behind it"),
+    "stats_period": Bound(3600.0, "an hour between log lines; shorter is the point of the log"),
+    "torch_threads": Bound(256, "more threads than cores only oversubscribes them"),
+}
 
 
 @dataclass(frozen=True)
@@ -30,14 +70,17 @@ class NodeConfig:
     device: str = "cpu"
     dtype: str = "float32"
     managed: bool = False  # lifecycle transitions come from outside (launch managed:=true)
+    cameras: tuple[str, ...] = ("",)  # ("",) = one unnamed camera on the plain topic names
     image_transport: str = "raw"
     qos_reliability: str = "best_effort"
     qos_depth: int = 5
     sync_slop: float = 0.05
+    max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS  # 4096 x 4096: 4K and 12 MP cameras fit
     max_detections: int = 20
     score_threshold: float = 0.0
     mask_threshold: float = 0.0
-    chunk_size: int = 4
+    chunk_size: int | str = AUTO
+    torch_threads: int = 1  # BENCHMARKS.md "ROS node": best on our 2-core machines
     debug_image: bool = True
     depth: bool = False  # RGB-D: depth + camera_info in, detections_3d out
     point_cloud: bool = False  # with depth: the visible points, labelled by instance
@@ -48,6 +91,10 @@ class NodeConfig:
     def __post_init__(self) -> None:
         _validate(self)
 
+    def topic(self, camera: str, name: str) -> str:
+        """The relative name of topic `name` of `camera` ("" = the unnamed camera: `name`)."""
+        return f"{camera}/{name}" if camera else name
+
 
 DESCRIPTIONS: dict[str, str] = {
     "checkpoint": "SAMEO checkpoint (.pt or .safetensors); empty = random weights (tests only)",
@@ -55,27 +102,50 @@ DESCRIPTIONS: dict[str, str] = {
     "device": "torch device: cpu, cuda or cuda:N",
     "dtype": "inference dtype: float32, bfloat16 or float16 (half types need cuda)",
     "managed": "lifecycle node driven from outside (true) or configuring and activating itself",
+    "cameras": "camera names; camera c has its topics under c/ (c/image, c/detections, "
+    "c/amodal_masks, ...); [''] = one unnamed camera on image, detections, amodal_masks, ... "
+    f"(at most {BOUNDS['cameras'].limit}, unique ROS names); one model serves them all",
     "image_transport": "raw: sensor_msgs/Image on image; compressed: CompressedImage (jpeg, "
     "png) on image/compressed",
     "qos_reliability": "input QoS reliability: best_effort (matches any publisher) or reliable",
-    "qos_depth": "input QoS history depth (KEEP_LAST) of both inputs",
-    "sync_slop": "seconds an image and a detection stamp may differ when no exact match exists",
-    "max_detections": "at most this many detections (highest scores) are segmented per frame",
+    "qos_depth": "input QoS history depth (KEEP_LAST) of both inputs "
+    f"(1-{BOUNDS['qos_depth'].limit})",
+    "sync_slop": "seconds an image and a detection stamp may differ when no exact match exists "
+    f"(0-{BOUNDS['sync_slop'].limit:g})",
+    "max_image_pixels": "images with more pixels (width x height, read from the header before "
+    "decoding) are refused with a warning "
+    f"(1-{BOUNDS['max_image_pixels'].limit}; default: 4K and 12 MP cameras fit)",
+    "max_detections": "at most this many detections (highest scores) are segmented per frame "
+    f"(1-{BOUNDS['max_detections'].limit})",
     "score_threshold": "detections scoring below this are ignored",
     "mask_threshold": "logit threshold turning mask logits into the binary amodal mask",
-    "chunk_size": "prompts decoded per mask-decoder call (2-4 is fastest on CPU)",
+    "chunk_size": "prompts decoded per mask-decoder call: auto (4 on a CPU, all boxes in one "
+    f"call on CUDA) or a number 1-{BOUNDS['chunk_size'].limit}",
+    "torch_threads": "torch intra-op threads; 0 = torch's default (one per core). 1 is fastest "
+    "on a 2-core machine; on more cores leave one core per camera stream's DDS and callback "
+    f"work (README, \"ROS 2 node\") (0-{BOUNDS['torch_threads'].limit})",
     "debug_image": "draw and publish the overlay on debug_image (only while it has subscribers)",
     "depth": "RGB-D: subscribe to depth (16UC1 mm or 32FC1 m, registered to image) and "
     "camera_info, paired by stamp like the detections; publish detections_3d",
     "point_cloud": "with depth: also publish the visible 3D points of every object on points "
     "(PointCloud2, x y z + instance)",
-    "depth_wait": "seconds a frame waits, after its model pass, for a depth image and CameraInfo "
-    "within sync_slop of its stamp before it is published without 3D",
-    "stats_period": "seconds between latency/fps log lines",
-    "stats_window": "frames in the sliding window of the latency and fps figures",
+    "depth_wait": "seconds a frame waits for a depth image and CameraInfo within sync_slop of "
+    f"its stamp before it is processed without 3D (0-{BOUNDS['depth_wait'].limit:g})",
+    "stats_period": "seconds between latency/fps log lines "
+    f"(0.1-{BOUNDS['stats_period'].limit:g})",
+    "stats_window": "frames in the sliding window of the latency and fps figures "
+    f"(1-{BOUNDS['stats_window'].limit})",
 }
 
-PARAMETERS: dict[str, Any] = {f.name: f.default for f in fields(NodeConfig)}
+
+def _ros_value(value: Any) -> Any:
+    """A NodeConfig default as a ROS parameter value (tuples are string arrays: lists)."""
+    return list(value) if isinstance(value, tuple) else value
+
+
+PARAMETERS: dict[str, Any] = {f.name: _ros_value(f.default) for f in fields(NodeConfig)}
+# Declared with dynamic typing: `chunk_size: 4` (YAML, -p chunk_size:=4) and `chunk_size: auto`.
+DYNAMIC_TYPES: dict[str, tuple[type, ...]] = {"chunk_size": (int, str)}
 
 # Read by every frame, so they may change while the node runs; the others take effect when the
 # model is loaded (configure), so they may only change while the node is unconfigured.
@@ -87,16 +157,33 @@ def _check(ok: bool, name: str, why: str, value: object) -> None:
         raise ValueError(f"parameter {name!r} {why}, got {value!r}")
 
 
+def _check_type(name: str, value: Any) -> None:
+    expected = DYNAMIC_TYPES.get(name, (type(PARAMETERS[name]),))
+    ok = any(type(value) is t or (t is float and type(value) is int) for t in expected)
+    if type(PARAMETERS[name]) is list:  # a string array, kept as a tuple
+        ok = type(value) is tuple and all(type(v) is str for v in value)
+        expected = (list,)
+    _check(ok, name, f"must be of type {' or '.join(t.__name__ for t in expected)}", value)
+
+
+def _check_upper(name: str, value: float) -> None:
+    bound = BOUNDS[name]
+    limit = f"{bound.limit:g}" if isinstance(bound.limit, float) else str(bound.limit)
+    _check(value <= bound.limit, name, f"must be <= {limit} ({bound.reason})", value)
+
+
+def _check_cameras(cameras: tuple[str, ...]) -> None:
+    _check(len(cameras) >= 1, "cameras", "must name at least one camera ('' = unnamed)", cameras)
+    if cameras != ("",):
+        bad = [c for c in cameras if not CAMERA_NAME.fullmatch(c)]
+        _check(not bad, "cameras", f"must be relative ROS names (letters, digits, _ and /, not "
+               f"starting with a digit; '' only alone), not {bad}", cameras)  # fmt: skip
+        _check(len(set(cameras)) == len(cameras), "cameras", "must be unique", cameras)
+
+
 def _validate(c: NodeConfig) -> None:
     for f in fields(c):
-        value = getattr(c, f.name)
-        expected = type(PARAMETERS[f.name])
-        _check(
-            type(value) is expected or (expected is float and type(value) is int),
-            f.name,
-            f"must be of type {expected.__name__}",
-            value,
-        )
+        _check_type(f.name, getattr(c, f.name))
     _check(
         c.device == "cpu" or c.device.split(":")[0] == "cuda",
         "device",
@@ -110,22 +197,39 @@ def _validate(c: NodeConfig) -> None:
         ("image_transport", IMAGE_TRANSPORTS),
     ):
         _check(getattr(c, name) in allowed, name, f"must be one of {allowed}", getattr(c, name))
-    for name in ("qos_depth", "max_detections", "chunk_size", "stats_window"):
-        _check(getattr(c, name) >= 1, name, "must be >= 1", getattr(c, name))
+    _check_cameras(c.cameras)
+    _check_upper("cameras", len(c.cameras))
+    if isinstance(c.chunk_size, str):
+        _check(c.chunk_size == AUTO, "chunk_size", f"must be {AUTO!r} or a number", c.chunk_size)
+    for name in ("qos_depth", "max_detections", "chunk_size", "stats_window", "max_image_pixels"):
+        value = getattr(c, name)
+        if not isinstance(value, str):
+            _check(value >= 1, name, "must be >= 1", value)
+            _check_upper(name, value)
+    _check(c.torch_threads >= 0, "torch_threads", "must be >= 0 (0 = torch's default)",
+           c.torch_threads)  # fmt: skip
+    _check_upper("torch_threads", c.torch_threads)
     for name in ("sync_slop", "score_threshold", "mask_threshold", "stats_period", "depth_wait"):
         _check(math.isfinite(getattr(c, name)), name, "must be finite", getattr(c, name))
     _check(c.sync_slop >= 0.0, "sync_slop", "must be >= 0", c.sync_slop)
-    _check(c.stats_period > 0.0, "stats_period", "must be > 0", c.stats_period)
+    _check(c.stats_period >= 0.1, "stats_period", "must be >= 0.1", c.stats_period)
     _check(c.depth_wait >= 0.0, "depth_wait", "must be >= 0", c.depth_wait)
+    for name in ("sync_slop", "depth_wait", "stats_period"):
+        _check_upper(name, getattr(c, name))
     _check(c.depth or not c.point_cloud, "point_cloud", "needs depth: true", c.point_cloud)
 
 
 def _as_declared(values: dict[str, Any]) -> dict[str, Any]:
-    """YAML and the command line give `1` for a float parameter: take it as 1.0."""
-    return {
-        k: float(v) if type(PARAMETERS[k]) is float and type(v) is int else v
-        for k, v in values.items()
-    }
+    """YAML and the command line give `1` for a float parameter: take it as 1.0; a string
+    array comes as a list: keep it as a tuple."""
+    declared = {}
+    for k, v in values.items():
+        if type(PARAMETERS[k]) is float and type(v) is int:
+            v = float(v)
+        elif type(PARAMETERS[k]) is list and isinstance(v, list):
+            v = tuple(v)
+        declared[k] = v
+    return declared
 
 
 def config_from_values(values: dict[str, Any]) -> NodeConfig:

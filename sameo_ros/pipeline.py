@@ -1,7 +1,8 @@
 """One frame through SAMEO: paired input messages in, mask records out.
 
-The one place in sameo_ros that calls the predictor (`FramePipeline._run_model`); the node's
-topic worker and its service, and the replay tool, all go through `FramePipeline.process`.
+The one place in sameo_ros that calls the predictor (`FramePipeline._encode`, `_decode`,
+`warmup`); the node's topic worker (`process_batch`: the frames of several cameras at once), its
+service and the replay tool (`process`: one frame) all go through `FramePipeline`.
 Per frame: the amodal and visible masks of the selected detections (sameo_core's predictor), the
 3D of every object when depth is enabled (`sameo_core.inference.depth_lifting`), and the
 occlusion order of the masks with the depth evidence added (`sameo_core.inference.
@@ -14,8 +15,9 @@ from __future__ import annotations
 import gc
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -37,13 +39,14 @@ from .conversions import (
     stamp_ns,
     to_rgb,
 )
-from .params import NodeConfig
+from .params import AUTO, NodeConfig
 
 # Why a frame got no 3D when depth is enabled (beside sameo_core.camera's and depth_lifting's
 # reasons, carried by DepthInputError): fixed strings, logged throttled by reason.
 NO_DEPTH_IMAGE = "no depth image within sync_slop of the frame"
 NO_CAMERA_INFO = "no CameraInfo within sync_slop of the frame"
 NO_MODAL_HEAD = "the model has no modal head (3D needs visible masks)"
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -85,12 +88,17 @@ class MaskRecord:
     no_3d_reason: str = ""  # with depth: why object_3d is None
 
 
+# FrameResult.timings_ms keys. `model` is the time in the predictor (set_image + predict); the
+# encoder, decoder and postprocess stages partition it (within the predictor's own overhead).
+TIMINGS = ("convert", "model", "encoder", "decoder", "postprocess", "lifting", "order")
+
+
 @dataclass
 class FrameResult:
     image: np.ndarray  # the input as RGB uint8 [H, W, 3] (for the debug overlay)
     records: list[MaskRecord]
     rejected: dict[str, str] = field(default_factory=dict)  # detection id -> reason
-    timings_ms: dict[str, float] = field(default_factory=dict)  # convert, model, lifting, order
+    timings_ms: dict[str, float] = field(default_factory=dict)  # TIMINGS, milliseconds
     encoded: bool = True  # False when the image was the one encoded last (decoder only)
     depth_error: DepthInputError | None = None  # with depth: why the frame has no 3D at all
 
@@ -111,11 +119,20 @@ def build_predictor(config: NodeConfig) -> AmodalPredictor:
         modal_head=None if config.checkpoint else True,
     )  # fmt: skip
     predictor_config = PredictorConfig(
-        mask_threshold=config.mask_threshold, chunk_size=config.chunk_size, invalid_boxes="skip"
+        mask_threshold=config.mask_threshold, invalid_boxes="skip",
+        chunk_size=None if config.chunk_size == AUTO else config.chunk_size,  # None: by device
     )
     return AmodalPredictor(
         model, device=config.device, dtype=getattr(torch, config.dtype), config=predictor_config
     )
+
+
+def _attempt(step: Callable[..., R], *args: Any) -> R | Exception:
+    """`step(*args)`, or the Exception it raised (one frame's failure stays that frame's)."""
+    try:
+        return step(*args)
+    except Exception as error:
+        return error
 
 
 def select_prompts(prompts: Prompts, selection: Selection) -> list[int]:
@@ -149,26 +166,43 @@ class ImageKey:
     __hash__ = None  # type: ignore[assignment]  # mutable buffer: not hashable
 
 
-class FramePipeline:
-    """Runs the predictor on a frame's messages and turns its masks into MaskRecords.
+@dataclass
+class _Prepared:
+    """A frame's image and prompts, converted, before the model."""
 
-    Thread-safe: one frame at a time holds the model (the node's worker and its service share
+    rgb: np.ndarray
+    key: ImageKey
+    prompts: Prompts
+    convert_s: float
+
+
+class FramePipeline:
+    """Runs the predictor on frames' messages and turns its masks into MaskRecords.
+
+    Thread-safe: one call at a time holds the model (the node's worker and its service share
     it). The image encoder runs only when the image differs from the last one encoded.
     """
 
     def __init__(
-        self, predictor: AmodalPredictor, selection: Selection, lift: bool = False
-    ) -> None:
+        self, predictor: AmodalPredictor, selection: Selection, lift: bool = False,
+        max_image_pixels: int = NodeConfig.max_image_pixels,
+    ) -> None:  # fmt: skip
         self.predictor: AmodalPredictor | None = predictor
         self.selection = selection
         self.lift = lift  # depth enabled: lift every frame's objects to 3D
+        self.max_image_pixels = max_image_pixels
         self._lock = threading.Lock()
         self._encoded: ImageKey | None = None
 
     @classmethod
     def from_config(cls, config: NodeConfig) -> FramePipeline:
         selection = Selection(config.score_threshold, config.max_detections)
-        return cls(build_predictor(config), selection, lift=config.depth)
+        return cls(build_predictor(config), selection, config.depth, config.max_image_pixels)
+
+    @property
+    def batched_encoder(self) -> bool:
+        """Whether frames of several cameras go through the encoder as one batch (on CUDA)."""
+        return False
 
     @property
     def has_visible(self) -> bool:
@@ -190,45 +224,89 @@ class FramePipeline:
         ValueError) for an unusable image or prompts; other errors come from the model. Depth
         problems never raise: the frame keeps its 2D result and `depth_error` says why it has
         no 3D."""
+        (result,) = self.process_batch([inputs], lift)
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def process_batch(
+        self, frames: Sequence[FrameInputs], lift: bool | None = None
+    ) -> list[FrameResult | Exception]:
+        """`process` of several frames (one per camera), in order: each one's FrameResult, or
+        the exception that frame raised (a bad frame costs only itself)."""
         lift = self.lift if lift is None else lift
         with self._lock:
-            t0 = time.perf_counter()
-            rgb = to_rgb(inputs.image)
-            prompts = detections_to_prompts(inputs.detections, inputs.points)
-            chosen = prompts.subset(select_prompts(prompts, self.selection))
-            t1 = time.perf_counter()
-            masks, rejected, encoded = self._run_model(rgb, ImageKey(inputs.image), chosen)
-            t2 = time.perf_counter()
-            lifting, depth_error = self._lift(inputs, masks, rgb.shape[:2]) if lift else (
-                None, None)  # fmt: skip
-            t3 = time.perf_counter()
-            order = self._order(masks, lifting)
-            records = self._records(masks, chosen, order, lifting)
-            t4 = time.perf_counter()
-        timings = {"convert": t1 - t0, "model": t2 - t1, "lifting": t3 - t2, "order": t4 - t3}
+            prepared = [_attempt(self._prepare, f) for f in frames]
+            results: list[FrameResult | Exception] = []
+            for inputs, ready in zip(frames, prepared):
+                if isinstance(ready, Exception):
+                    results.append(ready)
+                else:
+                    results.append(_attempt(self._finish, inputs, ready, lift))
+            return results
+
+    def _prepare(self, inputs: FrameInputs) -> _Prepared:
+        started = time.perf_counter()
+        rgb = to_rgb(inputs.image, self.max_image_pixels)
+        prompts = detections_to_prompts(inputs.detections, inputs.points)
+        chosen = prompts.subset(select_prompts(prompts, self.selection))
+        return _Prepared(rgb, ImageKey(inputs.image), chosen, time.perf_counter() - started)
+
+    def _finish(self, inputs: FrameInputs, frame: _Prepared, lift: bool) -> FrameResult:
+        """The model, 3D and order of one converted frame."""
+        t1 = time.perf_counter()
+        masks, rejected, stages, encoded = self._run_model(frame.rgb, frame.key, frame.prompts)
+        t2 = time.perf_counter()
+        lifting, depth_error = self._lift(inputs, masks, frame.rgb.shape[:2]) if lift else (
+            None, None)  # fmt: skip
+        t3 = time.perf_counter()
+        order = self._order(masks, lifting)
+        records = self._records(masks, frame.prompts, order, lifting)
+        t4 = time.perf_counter()
+        timings = {"convert": frame.convert_s, "model": t2 - t1, **stages, "lifting": t3 - t2,
+                   "order": t4 - t3}  # fmt: skip
+        ids = frame.prompts.ids
         return FrameResult(
-            rgb, records, {chosen.ids[i]: why for i, why in rejected.items()},
-            {k: v * 1000.0 for k, v in timings.items()}, encoded, depth_error,
+            frame.rgb, records, {ids[i]: why for i, why in rejected.items()},
+            {k: timings[k] * 1000.0 for k in TIMINGS}, encoded, depth_error,
         )  # fmt: skip
 
     def _run_model(
         self, rgb: np.ndarray, key: ImageKey, prompts: Prompts
-    ) -> tuple[list, dict[int, str], bool]:
+    ) -> tuple[list, dict[int, str], dict[str, float], bool]:
         """The predictor's masks for `prompts`, the prompts it rejected (index in `prompts` ->
-        reason), and whether the encoder ran. Every use of the predictor API is here."""
+        reason), its stage times (s; encoder 0 when the image was encoded already) and whether
+        the encoder ran. Every use of the predictor API is here and in `warmup`."""
         if self.predictor is None:
             raise RuntimeError("the model was released (cleanup); configure the node again")
+        stages = {"encoder": 0.0, "decoder": 0.0, "postprocess": 0.0}
         if not len(prompts):
-            return [], {}, False
+            return [], {}, stages, False
         encoded = self._encoded is None or self._encoded != key
         if encoded:
             self._encoded = None  # a failing encoder leaves no stale embedding behind
-            self.predictor.set_image(rgb)
+            stages["encoder"] = self.predictor.set_image(rgb)
             self._encoded = key
         prediction = self.predictor.predict(
             prompts.boxes, prompts.scores, points=prompts.points, point_labels=prompts.point_labels
         )
-        return prediction.masks, dict(prediction.rejected), encoded
+        # Until the predictor reports its post-processing apart, decoder_s holds both.
+        stages["decoder"] = prediction.decoder_s
+        return prediction.masks, dict(prediction.rejected), stages, encoded
+
+    def warmup(self, height: int = 480, width: int = 640) -> float:
+        """One frame of `height` x `width` with one box through the model (the first call
+        initialises kernels and allocations); returns its time in ms. Leaves nothing encoded."""
+        if self.predictor is None:
+            raise RuntimeError("the model was released (cleanup); configure the node again")
+        with self._lock:
+            started = time.perf_counter()
+            self._encoded = None
+            self.predictor.set_image(np.zeros((height, width, 3), np.uint8))
+            box = np.array([[width / 4, height / 4, 3 * width / 4, 3 * height / 4]])
+            self.predictor.predict(box, np.ones(1))
+            self.predictor.reset_image()
+            return (time.perf_counter() - started) * 1000.0
 
     def _lift(
         self, inputs: FrameInputs, masks: list, image_hw: tuple[int, int]

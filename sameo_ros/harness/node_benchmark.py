@@ -14,21 +14,30 @@ answer (the subscriber's) are timed separately.
 Side by side: each `--arm LABEL[:name=value,...]` starts one more node with those parameters (and
 `--arm-env LABEL:VAR=VALUE` environment variables, e.g. PYTHONPATH for another version of the
 node); every frame goes to each arm in turn, so the arms are compared on the same frames in one
-run (BENCHMARKS.md, "ROS node").
+run (BENCHMARKS.md, "ROS node"). `--library-threads 2` (repeatable) adds an arm `library_t2` that
+runs the same frames through the library's predictor in this process on 2 torch threads
+(`set_image` + `predict`, what the node reports as `model_ms`), in the same rotation while the
+nodes are idle: the node-vs-library model time, side by side.
 """
 
 from __future__ import annotations
 
 import argparse
+import time
 from pathlib import Path
 
+import torch
 import yaml
 
 from sameo_core.tools import cli
+from sameo_ros.params import PARAMETERS, config_from_values
+from sameo_ros.pipeline import build_predictor
 
 from .figures import machine, report
 from .node_session import (
     Arm,
+    FrameTiming,
+    LibraryArm,
     add_frame_arguments,
     add_node_arguments,
     model_label,
@@ -36,7 +45,7 @@ from .node_session import (
     nodes_and_clients,
     stream,
 )
-from .synthetic_frames import scene_frame
+from .synthetic_frames import Frame, scene_frame
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -49,6 +58,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="a node to compare, with parameter overrides (repeatable)")
     p.add_argument("--arm-env", action="append", default=[], metavar="LABEL:VAR=VALUE",
                    help="an environment variable of one arm's node (repeatable)")
+    p.add_argument("--library-threads", action="append", type=int, default=[], metavar="N",
+                   help="also time the library predictor in this process on N torch threads "
+                   "(repeatable)")
     p.add_argument("--json", type=Path, help="write the figures here")
     return p.parse_args(argv)  # fmt: skip
 
@@ -76,6 +88,28 @@ def arms_from_args(args: argparse.Namespace, base: dict[str, object]) -> list[Ar
     return [Arm(label, parameters, env[label]) for label, parameters in parsed.items()]
 
 
+def library_arm(parameters: dict[str, object], threads: int) -> LibraryArm:
+    """The library's predictor, built as the node builds it from `parameters`, timed on a frame
+    on `threads` torch threads: set_image + predict (the node's model_ms), its encoder and
+    decoder parts."""
+    config = config_from_values({k: v for k, v in parameters.items() if k in PARAMETERS})
+    predictor = build_predictor(config)
+    nan = float("nan")
+
+    def run(frame: Frame, stamp: int) -> FrameTiming:
+        torch.set_num_threads(threads)
+        started = time.perf_counter()
+        encoder_s = predictor.set_image(frame.rgb)
+        prediction = predictor.predict(frame.boxes, frame.scores)
+        model_ms = (time.perf_counter() - started) * 1000.0
+        return FrameTiming(
+            stamp, nan, model_ms, encoder_s * 1000.0, prediction.decoder_s * 1000.0, nan, nan,
+            nan, nan, nan, nan, len(prediction.masks), nan, nan,
+        )  # fmt: skip
+
+    return run
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     arms = arms_from_args(args, node_parameters(args))
@@ -86,20 +120,27 @@ def main(argv: list[str] | None = None) -> None:
         )
         for k in range(args.warmup + args.frames)
     ]
+    library = {f"library_t{n}": library_arm(node_parameters(args), n)
+               for n in args.library_threads}  # fmt: skip
     with nodes_and_clients(arms) as clients:
-        stream(clients, frames[: args.warmup], timeout=args.timeout)
-        timed = stream(clients, frames[args.warmup :], args.timeout, first_stamp=10**12)
+        stream(clients, frames[: args.warmup], timeout=args.timeout, library=library)
+        timed = stream(clients, frames[args.warmup :], args.timeout, first_stamp=10**12,
+                       library=library)  # fmt: skip
     figures: dict[str, object] = {
         "model": model_label(args),
         "device": args.device, "image": f"{args.width}x{args.height}",
         "detections": args.detections, "chunk_size": args.chunk_size, **machine(),
     }  # fmt: skip
-    for arm in arms:
-        arm_figures = timed[arm.label].figures()
-        if len(arms) == 1:
+    for label, stream_report in timed.items():
+        arm_figures = stream_report.figures()
+        if len(timed) == 1:
             figures.update(arm_figures)
         else:
-            figures.update({f"{arm.label}/{k}": v for k, v in arm_figures.items()})
+            figures.update({f"{label}/{k}": v for k, v in arm_figures.items()})
+    for label in library:  # the node-vs-library ratios of the model time, p50
+        for arm in arms if len(timed) > 1 else ():
+            ratio = figures[f"{arm.label}/model_ms_p50"] / figures[f"{label}/model_ms_p50"]
+            figures[f"{arm.label}/model_ms_p50 / {label}"] = ratio
     report(figures, args.json)
 
 

@@ -13,7 +13,7 @@ import contextlib
 import string
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,8 +35,15 @@ def add_node_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", type=Path, help="SAMEO checkpoint (default: random --variant)")
     p.add_argument("--variant", default="vitt")
     p.add_argument("--device", default="cpu")
-    p.add_argument("--chunk-size", type=int, default=4)
+    p.add_argument("--chunk-size", type=_chunk_size, default="auto",
+                   help="auto (the node's default) or a number")
+    p.add_argument("--torch-threads", type=int, default=None,
+                   help="the node's torch_threads (default: the node's own default)")
     p.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for one frame")
+
+
+def _chunk_size(text: str) -> int | str:
+    return text if text == "auto" else int(text)
 
 
 def node_parameters(args: argparse.Namespace) -> dict[str, object]:
@@ -45,6 +52,8 @@ def node_parameters(args: argparse.Namespace) -> dict[str, object]:
         "device": args.device, "max_detections": args.detections,
         "chunk_size": args.chunk_size, "debug_image": False,
     }  # fmt: skip
+    if args.torch_threads is not None:
+        parameters["torch_threads"] = args.torch_threads
     if args.checkpoint is not None:
         parameters["checkpoint"] = str(args.checkpoint.resolve())
     else:
@@ -73,6 +82,9 @@ class FrameTiming:
     stamp: int
     latency_ms: float  # client publishes the inputs -> takes the AmodalMaskArray bytes from DDS
     model_ms: float
+    encoder_ms: float  # of model_ms (FrameStats)
+    decoder_ms: float
+    postprocess_ms: float
     queue_ms: float  # pair complete -> the worker takes it
     convert_ms: float
     build_ms: float
@@ -106,6 +118,9 @@ class StreamReport:
             "frames": len(t), "lost": self.lost,
             "latency_ms_p50": _p(latency, 50), "latency_ms_p99": _p(latency, 99),
             "model_ms_p50": _p([x.model_ms for x in t], 50),
+            "encoder_ms_p50": _p([x.encoder_ms for x in t], 50),
+            "decoder_ms_p50": _p([x.decoder_ms for x in t], 50),
+            "postprocess_ms_p50": _p([x.postprocess_ms for x in t], 50),
             "outside_model_ms_p50": _p(outside, 50), "outside_model_ms_p99": _p(outside, 99),
             "queue_ms_p50": _p([x.queue_ms for x in t], 50),
             "convert_ms_p50": _p([x.convert_ms for x in t], 50),
@@ -187,23 +202,33 @@ def _time_frame(client, frame: Frame, stamp: int, timeout: float) -> FrameTiming
     if stats is None:
         return None
     return FrameTiming(
-        stamp, client.latency_s(stamp) * 1000.0, stats.model_ms, stats.queue_ms, stats.convert_ms,
-        stats.build_ms, stats.publish_ms, stats.total_ms, stats.masks, client.encode_ms[stamp],
+        stamp, client.latency_s(stamp) * 1000.0, stats.model_ms, stats.encoder_ms,
+        stats.decoder_ms, stats.postprocess_ms, stats.queue_ms, stats.convert_ms, stats.build_ms,
+        stats.publish_ms, stats.total_ms, stats.masks, client.encode_ms[stamp],
         client.received.masks_decode_ms[stamp],
     )  # fmt: skip
 
 
+LibraryArm = Callable[[Frame, int], "FrameTiming"]  # (frame, stamp) -> its timing
+
+
 def stream(
-    clients: dict, frames: list[Frame], timeout: float, first_stamp: int = 10**9
-) -> dict[str, StreamReport]:
+    clients: dict, frames: list[Frame], timeout: float, first_stamp: int = 10**9,
+    library: dict[str, LibraryArm] | None = None,
+) -> dict[str, StreamReport]:  # fmt: skip
     """Send every frame to each client's node in turn (one frame in flight in all, the order of
-    the arms rotating from frame to frame) and time them."""
-    reports = {label: StreamReport() for label in clients}
-    labels = list(clients)
+    the arms rotating from frame to frame) and time them; `library` arms run the frame in this
+    process instead (in the same rotation, while every node is idle)."""
+    library = library or {}
+    reports = {label: StreamReport() for label in [*clients, *library]}
+    labels = list(reports)
     for k, frame in enumerate(frames):
         stamp = first_stamp + k * 10**8
         for label in labels[k % len(labels):] + labels[: k % len(labels)]:
-            timing = _time_frame(clients[label], frame, stamp, timeout)
+            if label in library:
+                timing = library[label](frame, stamp)
+            else:
+                timing = _time_frame(clients[label], frame, stamp, timeout)
             if timing is None:
                 reports[label].lost += 1
             else:

@@ -168,7 +168,7 @@ def test_show_args_lists_every_launch_argument(ros_env) -> None:
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
     names = [name for name, *_ in module.ARGUMENTS]
-    assert len(names) == 14
+    assert len(names) == 16
     remapped = {module.REMAP_ARGUMENTS.get(topic, topic) for topic in module.TOPICS}
     assert remapped <= set(names)  # every topic of the node can be remapped by an argument
     for name in names:

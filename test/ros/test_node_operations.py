@@ -138,7 +138,7 @@ def _spoiled_requests(client, frame, stamp: int) -> list[tuple[object, str]]:
     unlabelled = request()
     unlabelled.points = [PointPrompts(points=[Point2D()], labels=[]), PointPrompts()]
     return [
-        (request(encoding="yuv422"), "unsupported image encoding 'yuv422'"),
+        (request(encoding="hsv8"), "unsupported image encoding 'hsv8'"),
         (request(height=3), "image data has"),
         (too_many, "3 point prompts for 2 detections"),
         (unlabelled, "detection 0: 1 points but 0 labels"),
@@ -168,7 +168,7 @@ def test_diagnostics_report_rates_memory_and_warnings(client, sameo_node) -> Non
                 "detections unpaired", "frames skipped"):  # fmt: skip
         assert key in v
     before_bad = listener.count
-    bad = client.image_message(frame.rgb, 981 * SEC, encoding="yuv422")
+    bad = client.image_message(frame.rgb, 981 * SEC, encoding="hsv8")
     client.publish(bad, client.detections_message(frame, 981 * SEC), 981 * SEC)
     warn = listener.wait_for(lambda s: level(s) == 1, after=before_bad)
     assert warn is not None and "frames skipped" in warn.message, listener.statuses[-3:]

@@ -1,10 +1,9 @@
-"""Stamp pairing of images and detections, and the newest-item hand-over slot."""
+"""Stamp pairing of images and detections (the newest-frame slots: test_latest.py)."""
 
 from __future__ import annotations
 
 import threading
 
-from sameo_ros.latest import LatestSlot
 from sameo_ros.pairing import StampBuffer, StampPairer, nearest
 
 MS = 1_000_000
@@ -57,24 +56,6 @@ def test_each_image_is_used_once_and_pending_is_bounded() -> None:
     pairer.add_detections(2, "d2")
     result = pairer.add_detections(3, "d3")  # third pending one pushes the oldest out
     assert result.unmatched == [1] and pairer.pending == 2
-
-
-def test_latest_slot_keeps_newest_and_counts_drops() -> None:
-    slot: LatestSlot[int] = LatestSlot()
-    assert slot.put(1) is False
-    assert slot.put(2) is True and slot.dropped == 1
-    assert slot.take(timeout=0.1) == 2
-    assert slot.take(timeout=0.01) is None
-
-
-def test_latest_slot_close_wakes_a_waiting_worker() -> None:
-    slot: LatestSlot[int] = LatestSlot()
-    got: list[object] = []
-    worker = threading.Thread(target=lambda: got.append(slot.take(timeout=10.0)))
-    worker.start()
-    slot.close()
-    worker.join(timeout=2.0)
-    assert not worker.is_alive() and got == [None] and slot.closed
 
 
 def test_nearest_prefers_exact_then_nearest_within_slop() -> None:

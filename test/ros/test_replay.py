@@ -47,7 +47,7 @@ def _input_messages(compressed: bool) -> tuple[list, dict[int, object]]:
                             "camera"), format="png", data=np.zeros(10, np.uint8))
         messages.append(("/compressed", broken))
     else:
-        messages.append(("/image", image(types, bad.rgb, 4 * SEC, encoding="yuv422")))
+        messages.append(("/image", image(types, bad.rgb, 4 * SEC, encoding="hsv8")))
     messages += [
         ("/detections", detections(types, bad, 4 * SEC)),
         ("/detections", detections(types, bad, 9 * SEC)),
@@ -92,7 +92,7 @@ def test_replay_writes_decodable_amodal_masks(tmp_path: Path, storage: str, comp
     ]
     run = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
-    expected = "neither jpeg nor png" if compressed else "yuv422"
+    expected = "neither jpeg nor png" if compressed else "hsv8"
     assert expected in run.stdout + run.stderr  # the broken frame was reported
     out = _read_output(tmp_path / "out")
     connections = out["_connections"][0]
