@@ -1,0 +1,341 @@
+"""Tracking evaluation on videos with amodal ground truth (README, "Object permanence
+(tracking)"): the tracker next to two baselines, on amodal masks.
+
+`run_video` plays one video: per frame the simulated detector's modal boxes go to SAMEO (or,
+with `predictor=None`, the ground-truth masks of the detected objects stand in for SAMEO's: the
+tracker's own errors apart from the model's), the frame's occlusion order is computed, and the
+tracker (`sameo_core.tracking`) and the baselines (`tracking_baselines.py`) all get the same
+masks. `score_runs` scores the outputs:
+
+- **HOTA, IDF1, ID switches** (and MOTA, DetA, AssA) with TrackEval's metric classes, on
+  amodal masks: similarity = IoU of the amodal masks inside the image; every ground-truth
+  object whose amodal mask reaches into a frame counts, fully hidden ones included (as
+  TAO-Amodal scores fully occluded objects). TrackEval's thresholds: 0.5 for IDF1 and CLEAR,
+  HOTA averaged over 0.05 … 0.95.
+- **Permanence**, from a per-frame matching of ground truth to outputs (optimal assignment on
+  amodal-mask IoU ≥ 0.5). A *hidden spell* is a maximal run of frames in which an object is
+  fully hidden, after at least one frame in which it was matched (an object never seen cannot
+  be carried); its *id* is the output id matched to the object in its last matched frame
+  before the spell.
+  - hidden recall: share of the spells' frames in which the object is matched to its id;
+  - amodal mIoU while hidden: mean over the spells' frames of the IoU of the output with its id
+    (0 when that id is not reported), over all objects and over static ones;
+  - same id on re-appearance: share of full-occlusion events (spells after which the object
+    is in the frame again) whose first matched frame within `reappear_window_s` after the spell
+    is matched to its id, overall for spells up to 3 s and per duration bin.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from sameo_core.data.images import read_image_rgb
+from sameo_core.data.shapes import CATEGORIES
+from sameo_core.data.simulated_detector import DetectorConfig, SimulatedDetector
+from sameo_core.data.video_dataset import VideoRecord
+from sameo_core.geometry import RoiMask
+from sameo_core.inference import AmodalPredictor
+from sameo_core.inference.occlusion_order import occlusion_order
+from sameo_core.inference.predictor import InstancePrediction
+from sameo_core.tracking import AmodalTracker, DetectionInfo, TrackerConfig, TrackState
+from sameo_core.tracking.association import box_overlaps
+
+from .tracking_baselines import FrameByFrame, IouTracker
+
+METHODS = ("tracker", "frame_by_frame", "iou_tracker")
+MATCH_IOU = 0.5
+DURATION_BINS = (0.5, 1.0, 2.0, 3.0)  # upper edges (s) of the re-appearance bins; then > 3 s
+CLASS_NAMES = {int(c["id"]): str(c["name"]) for c in CATEGORIES}
+
+
+@dataclass(frozen=True)
+class FrameOutput:
+    """What one method reported in one frame: ids, amodal masks and (tracker only) states."""
+
+    ids: list[int]
+    amodal: list[RoiMask]
+    states: list[int] = field(default_factory=list)
+
+
+@dataclass
+class VideoRun:
+    video: VideoRecord
+    outputs: dict[str, list[FrameOutput]]
+    tracker_s: list[float] = field(default_factory=list)
+    model_s: list[float] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def _full(mask: RoiMask | np.ndarray, height: int, width: int) -> np.ndarray:
+    return mask.paste(height, width) if isinstance(mask, RoiMask) else mask
+
+
+def gt_predictions(boxes: np.ndarray, scores: Sequence[float], objects: Sequence[Any],
+                   height: int, width: int) -> list[InstancePrediction]:
+    """The ground-truth masks of the objects whose visible boxes best match `boxes` (box IoU ≥
+    0.5), as a perfect SAMEO would give them; boxes without such an object get no mask."""
+    if len(boxes) == 0 or not objects:
+        return []
+    visible = [o.visible_mask for o in objects]
+    vboxes = np.stack([RoiMask.from_full(v).box() for v in visible])
+    _, iou = box_overlaps(np.asarray(boxes, np.float64), vboxes)
+    out = []
+    for k in range(len(boxes)):
+        j = int(iou[k].argmax())
+        if iou[k, j] < 0.5 or not visible[j].any():
+            continue
+        amodal = RoiMask.from_full(objects[j].amodal_mask)
+        seen = RoiMask.from_full(visible[j])
+        out.append(InstancePrediction(
+            index=k, amodal=amodal, iou=1.0, score=float(scores[k]),
+            prompt_box=np.asarray(boxes[k], np.float32), box=amodal.box().astype(np.float32),
+            visible=seen, hidden=amodal.subtract(seen), visible_iou=1.0,
+            visible_fraction=seen.area / amodal.area,
+        ))
+    return out
+
+
+def run_video(
+    video: VideoRecord, predictor: AmodalPredictor | None,
+    detector_config: DetectorConfig | None = None, tracker_config: TrackerConfig | None = None,
+    seed: int = 0, image_reader: Callable[[Any], np.ndarray] = read_image_rgb,
+) -> VideoRun:
+    """Play one video through the detector, SAMEO (or GT masks) and every method."""
+    detector = SimulatedDetector(detector_config, seed=seed)
+    tracker = AmodalTracker(tracker_config)
+    frame_by_frame, iou_tracker = FrameByFrame(), IouTracker(MATCH_IOU)
+    run = VideoRun(video, {m: [] for m in METHODS})
+    height, width = video.height, video.width
+    for frame in video.frames:
+        objects = list(frame.objects)
+        detections = detector.detect(
+            [(o.track_id, o.category_id, o.amodal_mask, o.visible_mask) for o in objects],
+            CLASS_NAMES)
+        boxes = np.array([d.box for d in detections], np.float64).reshape(-1, 4)
+        scores = [d.score for d in detections]
+        if predictor is None:
+            masks = gt_predictions(boxes, scores, objects, height, width)
+
+            def reprompt(prompts: np.ndarray, objects=objects) -> list[InstancePrediction]:
+                return gt_predictions(prompts, [1.0] * len(prompts),
+                                      [o for o in objects if not o.fully_hidden], height, width)
+            run.model_s.append(0.0)
+        else:
+            encoder_s = predictor.set_image(image_reader(frame.image_path))
+            prediction = predictor.predict(boxes, np.asarray(scores)) if len(boxes) else None
+            masks = prediction.masks if prediction else []
+            run.model_s.append(encoder_s + (prediction.decoder_s if prediction else 0.0))
+
+            def reprompt(prompts: np.ndarray) -> list[InstancePrediction]:
+                return predictor.predict(prompts).masks
+        infos = [DetectionInfo(d.detection_id, d.class_id, d.score) for d in detections]
+        order = None
+        if masks and all(m.visible is not None for m in masks):
+            order = occlusion_order([m.amodal for m in masks], [m.visible for m in masks])
+        result = tracker.update(frame.timestamp, masks, order, infos, (height, width), reprompt)
+        run.tracker_s.append(result.tracker_s)
+        run.warnings.extend(result.warnings)
+        run.outputs["tracker"].append(FrameOutput(
+            [t.track_id for t in result.tracks], [t.amodal for t in result.tracks],
+            [int(t.state) for t in result.tracks]))
+        ids = frame_by_frame.update([infos[m.index].detection_id for m in masks])
+        run.outputs["frame_by_frame"].append(FrameOutput(ids, [m.amodal for m in masks]))
+        ids = iou_tracker.update([m.amodal for m in masks])
+        run.outputs["iou_tracker"].append(FrameOutput(ids, [m.amodal for m in masks]))
+    return run
+
+
+def _iou_matrix(gt: list[np.ndarray], out: list[np.ndarray]) -> np.ndarray:
+    if not gt or not out:
+        return np.zeros((len(gt), len(out)))
+    g = np.stack(gt).reshape(len(gt), -1).astype(np.float32)
+    p = np.stack(out).reshape(len(out), -1).astype(np.float32)
+    inter = g @ p.T
+    union = g.sum(1)[:, None] + p.sum(1)[None, :] - inter
+    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0).astype(np.float64)
+
+
+@dataclass
+class _Timeline:
+    """One GT object of one video: per frame index, (matched id or None, IoU per output id,
+    fully hidden)."""
+
+    static: bool
+    frames: dict[int, tuple[int | None, dict[int, float], bool]] = field(default_factory=dict)
+
+
+def _trackeval_data(gt_ids: list[list[int]], out_ids: list[list[int]],
+                    sims: list[np.ndarray]) -> dict[str, Any]:
+    gt_map = {g: k for k, g in enumerate(sorted({g for f in gt_ids for g in f}))}
+    out_map = {o: k for k, o in enumerate(sorted({o for f in out_ids for o in f}))}
+    return {
+        "num_timesteps": len(gt_ids), "num_gt_ids": len(gt_map),
+        "num_tracker_ids": len(out_map),
+        "num_gt_dets": sum(len(f) for f in gt_ids),
+        "num_tracker_dets": sum(len(f) for f in out_ids),
+        "gt_ids": [np.array([gt_map[g] for g in f], int) for f in gt_ids],
+        "tracker_ids": [np.array([out_map[o] for o in f], int) for f in out_ids],
+        "similarity_scores": sims,
+    }
+
+
+def score_method(runs: Iterable[VideoRun], method: str,
+                 reappear_window_s: float = 1.0) -> dict[str, Any]:
+    """HOTA / IDF1 / ID switches and the permanence figures of one method (module docstring)."""
+    import trackeval.metrics as te  # only the evaluation needs TrackEval
+
+    metrics = (te.HOTA(), te.Identity({"THRESHOLD": MATCH_IOU, "PRINT_CONFIG": False}),
+               te.CLEAR({"THRESHOLD": MATCH_IOU, "PRINT_CONFIG": False}))
+    per_video: dict[str, list[dict[str, Any]]] = {m.get_name(): [] for m in metrics}
+    spell_frames = spell_hits = 0
+    hidden_iou: list[float] = []
+    static_iou: list[float] = []
+    events: list[tuple[float, bool]] = []
+    for run in runs:
+        video, frames = run.video, run.outputs[method]
+        h, w = video.height, video.width
+        gt_ids, out_ids, sims = [], [], []
+        timelines: dict[int, _Timeline] = {}
+        for frame, output in zip(video.frames, frames):
+            gt_masks = [o.amodal_mask for o in frame.objects]
+            out_masks = [_full(m, h, w) for m in output.amodal]
+            iou = _iou_matrix(gt_masks, out_masks)
+            gt_ids.append([o.track_id for o in frame.objects])
+            out_ids.append(list(output.ids))
+            sims.append(iou)
+            matched: dict[int, int] = {}
+            if iou.size:
+                for r, c in zip(*linear_sum_assignment(iou, maximize=True)):
+                    if iou[r, c] >= MATCH_IOU:
+                        matched[r] = output.ids[c]
+            for r, o in enumerate(frame.objects):
+                line = timelines.setdefault(
+                    o.track_id, _Timeline(video.tracks[o.track_id].motion == "static"))
+                by_id = {output.ids[c]: float(iou[r, c]) for c in range(len(output.ids))}
+                line.frames[frame.frame_index] = (matched.get(r), by_id, o.fully_hidden)
+        data = _trackeval_data(gt_ids, out_ids, sims)
+        for metric in metrics:
+            per_video[metric.get_name()].append(metric.eval_sequence(data))
+        for line in timelines.values():
+            for spell_ids, hidden_id, after in _spells(line, len(video.frames),
+                                                       round(reappear_window_s * video.fps)):
+                for f in spell_ids:
+                    _, by_id, _ = line.frames[f]
+                    hit = line.frames[f][0] == hidden_id
+                    spell_frames += 1
+                    spell_hits += hit
+                    value = by_id.get(hidden_id, 0.0)
+                    hidden_iou.append(value)
+                    if line.static:
+                        static_iou.append(value)
+                if after is not None:
+                    events.append((len(spell_ids) / video.fps, after == hidden_id))
+    combined = {name: _combine(metric, per_video[name])
+                for name, metric in zip(per_video, metrics)}  # fmt: skip
+    hota, identity, clear = (combined[m.get_name()] for m in metrics)
+    up_to_3 = [ok for seconds, ok in events if seconds <= 3.0 + 1e-9]
+    bins = {}
+    lower = 0.0
+    for upper in (*DURATION_BINS, math.inf):
+        chosen = [ok for seconds, ok in events if lower < seconds <= upper]
+        label = f"{lower:g}-{upper:g} s" if math.isfinite(upper) else f">{lower:g} s"
+        bins[label] = {"events": len(chosen),
+                       "same_id": (sum(chosen) / len(chosen)) if chosen else None}
+        lower = upper
+    return {
+        "HOTA": float(np.mean(hota["HOTA"])), "DetA": float(np.mean(hota["DetA"])),
+        "AssA": float(np.mean(hota["AssA"])), "IDF1": float(identity["IDF1"]),
+        "IDSW": int(clear["IDSW"]), "MOTA": float(clear["MOTA"]),
+        "hidden_frames": spell_frames,
+        "hidden_recall": spell_hits / spell_frames if spell_frames else None,
+        "hidden_miou": float(np.mean(hidden_iou)) if hidden_iou else None,
+        "hidden_miou_static": float(np.mean(static_iou)) if static_iou else None,
+        "hidden_frames_static": len(static_iou),
+        "reappear_events": len(up_to_3),
+        "reappear_same_id": (sum(up_to_3) / len(up_to_3)) if up_to_3 else None,
+        "reappear_by_duration": bins,
+    }
+
+
+def _combine(metric: Any, results: list[dict[str, Any]]) -> dict[str, Any]:
+    return metric.combine_sequences({str(k): r for k, r in enumerate(results)})
+
+
+def _spells(line: _Timeline, num_frames: int, window: int
+            ) -> list[tuple[list[int], int | None, int | None | bool]]:
+    """Hidden spells of one object: (frames, id before, id on re-appearance) — the last is
+    None when the object does not come back into the frame after the spell, else the id of its
+    first matched frame within `window` frames (False when none is matched)."""
+    spells = []
+    last_id: int | None = None
+    f = 0
+    while f < num_frames:
+        entry = line.frames.get(f)
+        if entry is None:
+            f += 1
+            continue
+        matched, _, hidden = entry
+        if not hidden:
+            if matched is not None:
+                last_id = matched
+            f += 1
+            continue
+        start = f
+        while f < num_frames and f in line.frames and line.frames[f][2]:
+            f += 1
+        frames = list(range(start, f))
+        if last_id is None:
+            continue
+        after: int | None | bool = None
+        if f < num_frames and f in line.frames:
+            after = False
+            for g in range(f, min(f + window, num_frames)):
+                if g in line.frames and line.frames[g][0] is not None:
+                    after = line.frames[g][0]
+                    break
+        spells.append((frames, last_id, after))
+    return spells
+
+
+def states_share(runs: Iterable[VideoRun]) -> dict[str, int]:
+    """How many tracker outputs were in each state."""
+    counts = {s.name: 0 for s in TrackState}
+    for run in runs:
+        for output in run.outputs["tracker"]:
+            for s in output.states:
+                counts[TrackState(s).name] += 1
+    return counts
+
+
+def markdown(summary: dict[str, Any]) -> str:
+    """The summary as markdown tables (methods side by side)."""
+    methods = [m for m in METHODS if m in summary["methods"]]
+    rows = [("HOTA", "HOTA", "{:.3f}"), ("IDF1", "IDF1", "{:.3f}"), ("ID switches", "IDSW", "{}"),
+            ("MOTA", "MOTA", "{:.3f}"), ("hidden recall", "hidden_recall", "{:.1%}"),
+            ("amodal mIoU while hidden", "hidden_miou", "{:.3f}"),
+            ("amodal mIoU while hidden, static objects", "hidden_miou_static", "{:.3f}"),
+            ("same id on re-appearance (≤ 3 s)", "reappear_same_id", "{:.1%}")]
+    lines = ["| figure | " + " | ".join(methods) + " |", "|---" * (len(methods) + 1) + "|"]
+    for label, key, fmt in rows:
+        cells = []
+        for m in methods:
+            value = summary["methods"][m][key]
+            cells.append("n/a" if value is None else fmt.format(value))
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    tracker = summary["methods"].get("tracker")
+    if tracker:
+        lines += ["", "| hidden spell | events | same id (tracker) |", "|---|---|---|"]
+        for label, b in tracker["reappear_by_duration"].items():
+            share = "n/a" if b["same_id"] is None else f"{b['same_id']:.1%}"
+            lines.append(f"| {label} | {b['events']} | {share} |")
+    return "\n".join(lines)
+
+
+__all__ = ["FrameOutput", "METHODS", "VideoRun", "gt_predictions", "markdown", "run_video",
+           "score_method", "states_share"]
