@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: venv demo image-demo test lint clean ros ros-launch-from-source ros-benchmark
+.PHONY: venv demo image-demo test lint clean ros ros-launch-from-source ros-benchmark gpu-report
 
 # The Python environment: sameo_core (editable) with test, export and replay extras.
 $(VENV)/.stamp: setup.py
@@ -111,3 +111,13 @@ DEMO_CHECKPOINT ?= checkpoints/demo/sameo_shapes_demo.pt
 ros-benchmark: ros
 	$(PY) -m sameo_ros.harness.node_benchmark --checkpoint $(DEMO_CHECKPOINT) \
 	  --json out/node_benchmark.json
+
+# The frame path on one CUDA GPU (BENCHMARKS.md, "Model inference"): ViT-T and ViT-S, bf16 and
+# fp32, 1280x720, 1/5/20/64 boxes, both heads; exits 2 without a GPU. The node's end-to-end run
+# over DDS on cuda is merged in when GPU_REPORT_NODE names a command writing GPU_REPORT_NODE_JSON.
+GPU_REPORT_NODE ?=
+GPU_REPORT_NODE_JSON ?= out/gpu_report_node.json
+gpu-report: venv
+	$(if $(GPU_REPORT_NODE),$(GPU_REPORT_NODE))
+	$(PY) -m sameo_core.tools.gpu_report --device cuda --json out/gpu_report.json \
+	  $(if $(GPU_REPORT_NODE),--node-json $(GPU_REPORT_NODE_JSON))

@@ -1,23 +1,41 @@
-"""Speed and memory of SAMEO inference, against the official inference path in the same run.
+"""Speed, memory and host syncs of SAMEO inference, against the official inference path and
+against another checkout, in the same run.
 
-    python -m sameo_core.tools.inference_benchmark [--device cuda] [--variant vitt] [--json OUT]
+    python -m sameo_core.tools.inference_benchmark [--device cuda] [--variant vitt]
+        [--checkpoint CKPT] [--dtype bfloat16] [--baseline /path/to/other/checkout] [--json OUT]
 
-Measures the encoder, the decoder for 1/5/20/50 boxes (batched in chunks vs one call per box),
-and one end-to-end frame (720p, 20 boxes). In the same process it times a straightforward
-implementation of the official EfficientSAM inference path: attention with plain matmuls, all
-boxes in one decoder call, all three masks bicubic-upsampled to full resolution, then the best
-mask by predicted IoU (yformer/EfficientSAM `EfficientSAM_example.py`). Ratios are ours / official.
+Measures, with both heads when the network has a modal head (random weights: always both, as
+the node runs):
+
+* the encoder, and the decoder for 1/5/20/50 boxes (batched in chunks vs one call per box);
+* one end-to-end frame (720p, 20 boxes) against a straightforward implementation of the
+  official EfficientSAM inference path in the same process: attention with plain matmuls, all
+  boxes in one decoder call, all three masks bicubic-upsampled to full resolution, then the best
+  mask by predicted IoU (yformer/EfficientSAM `EfficientSAM_example.py`). Ratios are ours /
+  official;
+* host syncs and dispatched ops per `predict` at 1/5/20/64 boxes (720p), counted with
+  `sameo_core.inference.host_syncs.SyncCounter`: the per-box "roi" post-processing with the
+  device's chunking, and the "batched" one with one decoder call for all boxes (CUDA's chunking);
+* set_image + predict of 20 boxes at 640x480 and 1280x720 with `postprocess="roi"` vs
+  `"batched"` (the device's chunking), side by side: what `postprocess="auto"` picks per device;
+* with `--baseline`, the same frames with the predictor of another checkout (e.g. the code
+  before a change) in a worker process, alternating frame by frame with this checkout's default
+  predictor.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
+import functools
 import json
+import os
 import platform
 import resource
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -27,24 +45,29 @@ import torch
 import torch.nn.functional as F
 
 from sameo_core.inference import AmodalPredictor, PredictorConfig
+from sameo_core.inference.host_syncs import count_syncs
 from sameo_core.model import Sameo, build_sameo, naive_attention
 from sameo_core.tools import cli
 
 FRAME_SIZE = (720, 1280)
 DECODER_BOX_COUNTS = (1, 5, 20, 50)
+SYNC_BOX_COUNTS = (1, 5, 20, 64)
+PATH_FRAME_SIZES = ((480, 640), (720, 1280))
+PATH_BOXES = 20
 
 
-def synthetic_frame(seed: int = 0) -> np.ndarray:
-    """A smooth random RGB uint8 720p image (content barely matters for timing)."""
+def synthetic_frame(seed: int = 0, size: tuple[int, int] = FRAME_SIZE) -> np.ndarray:
+    """A smooth random RGB uint8 image of size=(H, W) (content barely matters for timing)."""
     rng = np.random.default_rng(seed)
     coarse = torch.from_numpy(rng.uniform(0, 255, (1, 3, 9, 16)).astype(np.float32))
-    image = F.interpolate(coarse, FRAME_SIZE, mode="bicubic", align_corners=False)
+    image = F.interpolate(coarse, size, mode="bicubic", align_corners=False)
     return image[0].permute(1, 2, 0).clamp(0, 255).round().to(torch.uint8).numpy()
 
 
-def random_boxes(n: int, seed: int = 1) -> np.ndarray:
+def random_boxes(n: int, seed: int = 1, size: tuple[int, int] = FRAME_SIZE) -> np.ndarray:
+    """n random xyxy boxes of 5-35 % of the image's sides inside an image of size=(H, W)."""
     rng = np.random.default_rng(seed)
-    height, width = FRAME_SIZE
+    height, width = size
     sizes = rng.uniform(0.05, 0.35, (n, 2)) * [width, height]
     corners = rng.uniform(0, 1, (n, 2)) * ([width, height] - sizes)
     return np.concatenate([corners, corners + sizes], axis=1).astype(np.float32)
@@ -176,32 +199,210 @@ def write_results(path: str | None, results: dict[str, object]) -> None:
         print(f"wrote {path}")
 
 
+def bench_syncs(
+    model: Sameo, device: torch.device, dtype: torch.dtype, box_counts: tuple[int, ...]
+) -> list[dict[str, object]]:
+    """Host syncs and dispatched ops of one `predict` (720p frame) per box count: the per-box
+    "roi" path with the device's chunking and the "batched" path with one decoder call."""
+    paths = {
+        "roi": AmodalPredictor(model, device, dtype, PredictorConfig(postprocess="roi")),
+        "batched": AmodalPredictor(model, device, dtype, PredictorConfig(
+            postprocess="batched", chunk_size=max(box_counts))),
+    }
+    image = synthetic_frame()
+    for predictor in paths.values():
+        predictor.set_image(image)
+    rows = []
+    for n in box_counts:
+        boxes = random_boxes(n)
+        row: dict[str, object] = {"boxes": n}
+        for name, predictor in paths.items():
+            (_, counts) = count_syncs(predictor.predict, boxes)
+            row[name] = counts.as_dict()
+        rows.append(row)
+        print(f"syncs/ops per predict, {n:2d} boxes: roi {row['roi']['syncs']:5d} syncs "
+              f"{row['roi']['ops']:6d} ops; batched {row['batched']['syncs']:2d} syncs "
+              f"{row['batched']['ops']:5d} ops")
+    return rows
+
+
+def frame_inputs(sizes: tuple[tuple[int, int], ...], boxes: int) -> list[tuple]:
+    """(image, boxes) per frame size: `synthetic_frame` and `random_boxes` of that size."""
+    return [(synthetic_frame(0, size), random_boxes(boxes, 1, size)) for size in sizes]
+
+
+def run_frame(predictor: AmodalPredictor, image: np.ndarray, boxes: np.ndarray) -> None:
+    predictor.set_image(image)
+    predictor.predict(boxes)
+
+
+def bench_paths(
+    model: Sameo, device: torch.device, dtype: torch.dtype, repeats: int,
+    sizes: tuple[tuple[int, int], ...] = PATH_FRAME_SIZES,
+) -> list[dict[str, object]]:
+    """set_image + predict of PATH_BOXES boxes with the "roi" and the "batched" path (the
+    device's chunking), side by side, per frame size."""
+    paths = {name: AmodalPredictor(model, device, dtype, PredictorConfig(postprocess=name))
+             for name in ("roi", "batched")}  # fmt: skip
+    rows = []
+    for (height, width), (image, boxes) in zip(sizes, frame_inputs(sizes, PATH_BOXES)):
+        pair = timed_side_by_side({name: lambda p=p, i=image, b=boxes: run_frame(p, i, b)
+                                   for name, p in paths.items()}, repeats, device)  # fmt: skip
+        ratio = pair["batched"]["median_ms"] / pair["roi"]["median_ms"]
+        rows.append({"height": height, "width": width, "boxes": PATH_BOXES,
+                     "roi_ms": pair["roi"]["median_ms"],
+                     "batched_ms": pair["batched"]["median_ms"],
+                     "batched_over_roi": ratio})  # fmt: skip
+        print(f"set_image + predict {width}x{height}, {PATH_BOXES} boxes: roi "
+              f"{pair['roi']['median_ms']:.1f} ms, batched {pair['batched']['median_ms']:.1f} "
+              f"ms ({ratio:.2f}x)")
+    return rows
+
+
+# The baseline's side: only API that every version of the predictor has.
+_BASELINE_WORKER = """
+import sys, time
+import numpy as np, torch
+import sameo_core
+from sameo_core.inference import AmodalPredictor
+from sameo_core.model import build_sameo
+data = np.load(sys.argv[1])
+checkpoint, variant, device = sys.argv[2] or None, sys.argv[3] or None, sys.argv[4]
+torch.manual_seed(0)
+model = build_sameo(variant, checkpoint, modal_head=None if checkpoint else True)
+predictor = AmodalPredictor(model, device=device)
+print(sameo_core.__file__, flush=True)
+for line in sys.stdin:
+    k = int(line)
+    start = time.perf_counter()
+    predictor.set_image(data[f"image{k}"])
+    predictor.predict(data[f"boxes{k}"])
+    print((time.perf_counter() - start) * 1e3, flush=True)
+"""
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """"WIDTHxHEIGHT" → (height, width)."""
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise ValueError(f"frame size must be WIDTHxHEIGHT, got {text!r}") from None
+    if width < 1 or height < 1:
+        raise ValueError(f"frame size must be positive, got {text!r}")
+    return height, width
+
+
+def check_baseline(args: argparse.Namespace) -> None:
+    if not (Path(args.baseline) / "sameo_core" / "inference" / "predictor.py").is_file():
+        raise ValueError(f"--baseline {args.baseline}: no sameo_core checkout there")
+    if args.dtype != "float32":
+        raise ValueError("--baseline compares float32 predictors only")
+
+
+def bench_baseline(
+    baseline: str, model: Sameo, args: argparse.Namespace, device: torch.device,
+    sizes: tuple[tuple[int, int], ...] = PATH_FRAME_SIZES,
+) -> dict[str, object]:
+    """set_image + predict of PATH_BOXES boxes with this checkout's default predictor and with
+    the one of the checkout at `baseline` (a worker process with that tree on PYTHONPATH),
+    alternating frame by frame: medians per frame size and their ratio (ours / baseline)."""
+    check_baseline(args)
+    root = Path(baseline).resolve()
+    ours = AmodalPredictor(model, device)
+    inputs = frame_inputs(sizes, PATH_BOXES)
+    with tempfile.TemporaryDirectory() as folder:
+        frames = Path(folder) / "frames.npz"
+        np.savez(frames, **{f"image{k}": image for k, (image, _) in enumerate(inputs)},
+                 **{f"boxes{k}": boxes for k, (_, boxes) in enumerate(inputs)})  # fmt: skip
+        worker = subprocess.Popen(
+            [sys.executable, "-c", _BASELINE_WORKER, str(frames), args.checkpoint or "",
+             "" if args.checkpoint else args.variant or "vitt", str(device)],
+            cwd=root, env={**os.environ, "PYTHONPATH": str(root)}, stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            location = worker.stdout.readline().strip()
+            if not location.startswith(str(root)):
+                raise RuntimeError(f"the baseline worker imported sameo_core from {location!r}")
+
+            def theirs(k: int) -> float:
+                worker.stdin.write(f"{k}\n")
+                worker.stdin.flush()
+                return float(worker.stdout.readline())
+
+            rows = []
+            for k, ((height, width), (image, boxes)) in enumerate(zip(sizes, inputs)):
+                run_frame(ours, image, boxes)  # warm-up, both sides
+                theirs(k)
+                times = {"ours": [], "baseline": []}
+                frame = functools.partial(run_frame, ours, image, boxes)
+                for _ in range(args.repeats):
+                    times["ours"].append(_once_ms(frame, device))
+                    times["baseline"].append(theirs(k))
+                medians = {name: statistics.median(t) for name, t in times.items()}
+                ratio = medians["ours"] / medians["baseline"]
+                rows.append({"height": height, "width": width, "boxes": PATH_BOXES,
+                             "ours_ms": medians["ours"], "baseline_ms": medians["baseline"],
+                             "ours_over_baseline": ratio})  # fmt: skip
+                print(f"set_image + predict {width}x{height}, {PATH_BOXES} boxes: this checkout "
+                      f"{medians['ours']:.1f} ms, baseline {medians['baseline']:.1f} ms "
+                      f"({ratio:.3f}x)")
+        finally:
+            worker.stdin.close()
+            worker.wait(timeout=60)
+    return {"baseline": str(root), "baseline_sameo_core": location, "rows": rows}
+
+
 def get_args_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="Benchmark SAMEO inference")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--variant", default="vitt")
+    parser.add_argument("--variant", default=None,
+                        help="model size (default: the checkpoint's, else vitt)")
     parser.add_argument("--checkpoint", default=None)
     parser.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"])
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--sync-boxes", type=int, nargs="+", default=list(SYNC_BOX_COUNTS),
+                        help="box counts of the host-sync and op counts")
+    parser.add_argument("--frame-sizes", nargs="+", default=[f"{w}x{h}" for h, w in
+                                                             PATH_FRAME_SIZES],
+                        help="WIDTHxHEIGHT frames of the path and baseline comparisons")
+    parser.add_argument("--baseline", default=None,
+                        help="another checkout (e.g. /work/base) to time side by side")
     parser.add_argument("--json", default=None, help="write the results here")
     return parser
 
 
 def main(args: argparse.Namespace) -> dict[str, object]:
     device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda: no CUDA GPU is available here")
+    if args.repeats < 1 or min(args.sync_boxes) < 1:
+        raise ValueError("--repeats and --sync-boxes must be ≥ 1")
+    sizes = tuple(parse_size(text) for text in args.frame_sizes)
+    if args.baseline:
+        check_baseline(args)
     torch.manual_seed(0)
-    model = build_sameo(args.variant, args.checkpoint).to(device)
-    predictor = AmodalPredictor(model, device, getattr(torch, args.dtype), PredictorConfig())
+    variant = args.variant or (None if args.checkpoint else "vitt")
+    # Both heads, as the node runs: random weights get a random modal head.
+    model = build_sameo(variant, args.checkpoint, modal_head=None if args.checkpoint else True)
+    model = model.to(device)
+    dtype = getattr(torch, args.dtype)
+    predictor = AmodalPredictor(model, device, dtype, PredictorConfig())
     image = synthetic_frame()
     encoder = timed(lambda: predictor.set_image(image), args.repeats, device)
-    print(f"encoder ({args.variant}, {FRAME_SIZE[1]}x{FRAME_SIZE[0]} input): "
-          f"{encoder['median_ms']:.1f} ms")
+    name = variant or args.checkpoint
+    print(f"encoder ({name}, {FRAME_SIZE[1]}x{FRAME_SIZE[0]} input): "
+          f"{encoder['median_ms']:.1f} ms; heads {', '.join(predictor.heads)}")
     results = {
         **run_header("sameo_core.tools.inference_benchmark", device),
-        "variant": args.variant, "dtype": args.dtype,
+        "model": name, "dtype": args.dtype, "heads": list(predictor.heads),
         "encoder_ms": encoder["median_ms"], "decoder": bench_decoder(predictor, args.repeats),
         "frame_720p_20_boxes": bench_frame(model, predictor, args.repeats),
+        "syncs_per_predict": bench_syncs(model, device, dtype, tuple(args.sync_boxes)),
+        "postprocess_paths": bench_paths(model, device, dtype, args.repeats, sizes),
     }
+    if args.baseline:
+        results["against_baseline"] = bench_baseline(args.baseline, model, args, device, sizes)
     write_results(args.json, results)
     return results
 

@@ -36,17 +36,43 @@ def test_demo_writes_overlay_and_rle_masks(tmp_path):
 
 
 def test_benchmark_prints_and_writes_json(tmp_path):
+    root = Path(__file__).resolve().parents[2]
     proc = subprocess.run(
         [sys.executable, "-m", "sameo_core.tools.inference_benchmark", "--variant", "test",
-         "--repeats", "1", "--json", str(tmp_path / "bench.json")],
+         "--repeats", "1", "--sync-boxes", "1", "5", "--frame-sizes", "160x120", "80x60",
+         "--baseline", str(root),
+         "--json", str(tmp_path / "bench.json")],
         check=True, capture_output=True, text=True,
     )
     report = json.loads((tmp_path / "bench.json").read_text())
+    assert report["heads"] == ["amodal", "modal"]  # random weights: both heads, as the node
     assert [row["boxes"] for row in report["decoder"]] == [1, 5, 20, 50]
     frame = report["frame_720p_20_boxes"]
     assert frame["ours_ms"] > 0 and frame["official_ms"] > 0
     assert frame["ratio_ours_over_official"] == frame["ours_ms"] / frame["official_ms"]
     assert "ratio" in proc.stdout
+    syncs = report["syncs_per_predict"]
+    assert [row["boxes"] for row in syncs] == [1, 5]
+    for row in syncs:  # the old per-box path syncs per box; the batched one twice per predict
+        assert row["batched"]["syncs"] == 2 and row["roi"]["syncs"] > 4 * row["boxes"]
+    assert syncs[1]["batched"]["ops"] == syncs[0]["batched"]["ops"]
+    assert "syncs/ops per predict" in proc.stdout
+    paths = report["postprocess_paths"]
+    assert [(row["height"], row["width"]) for row in paths] == [(120, 160), (60, 80)]
+    for row in paths:
+        assert row["batched_over_roi"] == row["batched_ms"] / row["roi_ms"]
+    baseline = report["against_baseline"]
+    assert baseline["baseline_sameo_core"].startswith(str(root))
+    assert [row["ours_over_baseline"] > 0 for row in baseline["rows"]] == [True, True]
+
+
+def test_benchmark_refuses_a_baseline_that_is_no_checkout(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "sameo_core.tools.inference_benchmark", "--variant", "test",
+         "--repeats", "1", "--sync-boxes", "1", "--baseline", str(tmp_path)],
+        capture_output=True, text=True,
+    )
+    assert proc.returncode == 2 and "no sameo_core checkout" in proc.stderr
 
 
 def test_occlusion_benchmark_prints_and_writes_json(tmp_path):
