@@ -21,6 +21,8 @@ import re
 from dataclasses import dataclass, fields
 from typing import Any
 
+from sameo_core.inference.predictor import MAX_IMAGE_PIXELS as PREDICTOR_MAX_PIXELS
+
 from .conversions import DEFAULT_MAX_IMAGE_PIXELS, MAX_IMAGE_PIXELS_LIMIT
 
 RELIABILITIES = ("best_effort", "reliable")
@@ -43,8 +45,8 @@ class Bound:
 BOUNDS: dict[str, Bound] = {
     "cameras": Bound(8, "each camera holds its own subscriptions, qos_depth input messages, "
                      "stamp buffers and a newest-frame slot; robots carry 2-4 cameras"),
-    "max_image_pixels": Bound(MAX_IMAGE_PIXELS_LIMIT, "above any camera a robot carries and "
-                              "below OpenCV's own decoding cap (conversions.py)"),
+    "max_image_pixels": Bound(min(MAX_IMAGE_PIXELS_LIMIT, PREDICTOR_MAX_PIXELS), "the "
+                              "predictor takes images up to 8K UHD (7680 x 4320)"),
     "qos_depth": Bound(20, "the worker serves only the newest pair; a deeper queue only holds "
                        "more images (20 x 25 MB at 4K rgb8 = 500 MB per camera input)"),
     "max_detections": Bound(256, "the mask decoder runs per box with both heads (on a CPU 20 "

@@ -24,7 +24,7 @@ import torch
 
 from sameo_core.camera import DepthInputError
 from sameo_core.geometry import RoiMask
-from sameo_core.inference import AmodalPredictor, PredictorConfig
+from sameo_core.inference import AmodalPredictor, Prediction, PredictorConfig
 from sameo_core.inference.depth_lifting import DepthLifting, Object3D, lift_objects
 from sameo_core.inference.occlusion_order import OcclusionOrder, occlusion_order
 from sameo_core.model import build_sameo
@@ -39,7 +39,7 @@ from .conversions import (
     stamp_ns,
     to_rgb,
 )
-from .params import AUTO, NodeConfig
+from .params import NodeConfig
 
 # Why a frame got no 3D when depth is enabled (beside sameo_core.camera's and depth_lifting's
 # reasons, carried by DepthInputError): fixed strings, logged throttled by reason.
@@ -119,8 +119,7 @@ def build_predictor(config: NodeConfig) -> AmodalPredictor:
         modal_head=None if config.checkpoint else True,
     )  # fmt: skip
     predictor_config = PredictorConfig(
-        mask_threshold=config.mask_threshold, invalid_boxes="skip",
-        chunk_size=None if config.chunk_size == AUTO else config.chunk_size,  # None: by device
+        mask_threshold=config.mask_threshold, invalid_boxes="skip", chunk_size=config.chunk_size
     )
     return AmodalPredictor(
         model, device=config.device, dtype=getattr(torch, config.dtype), config=predictor_config
@@ -176,23 +175,41 @@ class _Prepared:
     convert_s: float
 
 
+@dataclass
+class _ModelOutput:
+    """The predictor's answer for one frame."""
+
+    masks: list
+    rejected: dict[int, str]  # index in the frame's prompts -> reason
+    stages: dict[str, float]  # encoder, decoder, postprocess (s): partition `model_s`
+    model_s: float = 0.0  # this frame's time in the predictor (its share of a batched encoder)
+    encoded: bool = False  # the encoder ran for this frame (else: its image was encoded already)
+
+
+NO_MODEL = _ModelOutput([], {}, {"encoder": 0.0, "decoder": 0.0, "postprocess": 0.0})
+
+
 class FramePipeline:
     """Runs the predictor on frames' messages and turns its masks into MaskRecords.
 
     Thread-safe: one call at a time holds the model (the node's worker and its service share
-    it). The image encoder runs only when the image differs from the last one encoded.
+    it). The image encoder runs only for images that are not encoded already (same stamp,
+    frame_id, layout and bytes as one of the images encoded last). With `batch_encoder` (by
+    default on CUDA) the frames of several cameras taken together go through the encoder as one
+    batch (`AmodalPredictor.set_images`), then through the decoders one by one.
     """
 
     def __init__(
         self, predictor: AmodalPredictor, selection: Selection, lift: bool = False,
-        max_image_pixels: int = NodeConfig.max_image_pixels,
+        max_image_pixels: int = NodeConfig.max_image_pixels, batch_encoder: bool | None = None,
     ) -> None:  # fmt: skip
         self.predictor: AmodalPredictor | None = predictor
         self.selection = selection
         self.lift = lift  # depth enabled: lift every frame's objects to 3D
         self.max_image_pixels = max_image_pixels
+        self._batch = predictor.device.type == "cuda" if batch_encoder is None else batch_encoder
         self._lock = threading.Lock()
-        self._encoded: ImageKey | None = None
+        self._encoded: list[ImageKey] = []  # the images the predictor holds, by index
 
     @classmethod
     def from_config(cls, config: NodeConfig) -> FramePipeline:
@@ -201,8 +218,10 @@ class FramePipeline:
 
     @property
     def batched_encoder(self) -> bool:
-        """Whether frames of several cameras go through the encoder as one batch (on CUDA)."""
-        return False
+        """Whether frames of several cameras go through the encoder as one batch (on CUDA: one
+        encoder pass for all of them; on a CPU the encoder's work grows with the images, and the
+        first camera's frame would wait for the others')."""
+        return self._batch
 
     @property
     def has_visible(self) -> bool:
@@ -237,12 +256,13 @@ class FramePipeline:
         lift = self.lift if lift is None else lift
         with self._lock:
             prepared = [_attempt(self._prepare, f) for f in frames]
+            outputs = self._run_model(prepared)
             results: list[FrameResult | Exception] = []
-            for inputs, ready in zip(frames, prepared):
-                if isinstance(ready, Exception):
-                    results.append(ready)
+            for inputs, ready, output in zip(frames, prepared, outputs):
+                if isinstance(ready, Exception) or isinstance(output, Exception):
+                    results.append(ready if isinstance(ready, Exception) else output)
                 else:
-                    results.append(_attempt(self._finish, inputs, ready, lift))
+                    results.append(_attempt(self._finish, inputs, ready, output, lift))
             return results
 
     def _prepare(self, inputs: FrameInputs) -> _Prepared:
@@ -252,61 +272,124 @@ class FramePipeline:
         chosen = prompts.subset(select_prompts(prompts, self.selection))
         return _Prepared(rgb, ImageKey(inputs.image), chosen, time.perf_counter() - started)
 
-    def _finish(self, inputs: FrameInputs, frame: _Prepared, lift: bool) -> FrameResult:
-        """The model, 3D and order of one converted frame."""
-        t1 = time.perf_counter()
-        masks, rejected, stages, encoded = self._run_model(frame.rgb, frame.key, frame.prompts)
+    def _finish(
+        self, inputs: FrameInputs, frame: _Prepared, model: _ModelOutput, lift: bool
+    ) -> FrameResult:
+        """The 3D and order of one frame's masks, and its records."""
         t2 = time.perf_counter()
-        lifting, depth_error = self._lift(inputs, masks, frame.rgb.shape[:2]) if lift else (
+        lifting, depth_error = self._lift(inputs, model.masks, frame.rgb.shape[:2]) if lift else (
             None, None)  # fmt: skip
         t3 = time.perf_counter()
-        order = self._order(masks, lifting)
-        records = self._records(masks, frame.prompts, order, lifting)
+        order = self._order(model.masks, lifting)
+        records = self._records(model.masks, frame.prompts, order, lifting)
         t4 = time.perf_counter()
-        timings = {"convert": frame.convert_s, "model": t2 - t1, **stages, "lifting": t3 - t2,
-                   "order": t4 - t3}  # fmt: skip
+        timings = {"convert": frame.convert_s, "model": model.model_s, **model.stages,
+                   "lifting": t3 - t2, "order": t4 - t3}  # fmt: skip
         ids = frame.prompts.ids
         return FrameResult(
-            frame.rgb, records, {ids[i]: why for i, why in rejected.items()},
-            {k: timings[k] * 1000.0 for k in TIMINGS}, encoded, depth_error,
+            frame.rgb, records, {ids[i]: why for i, why in model.rejected.items()},
+            {k: timings[k] * 1000.0 for k in TIMINGS}, model.encoded, depth_error,
         )  # fmt: skip
 
+    # The predictor: every use of its API is in the methods below.
     def _run_model(
-        self, rgb: np.ndarray, key: ImageKey, prompts: Prompts
-    ) -> tuple[list, dict[int, str], dict[str, float], bool]:
-        """The predictor's masks for `prompts`, the prompts it rejected (index in `prompts` ->
-        reason), its stage times (s; encoder 0 when the image was encoded already) and whether
-        the encoder ran. Every use of the predictor API is here and in `warmup`."""
-        if self.predictor is None:
-            raise RuntimeError("the model was released (cleanup); configure the node again")
-        stages = {"encoder": 0.0, "decoder": 0.0, "postprocess": 0.0}
-        if not len(prompts):
-            return [], {}, stages, False
-        encoded = self._encoded is None or self._encoded != key
+        self, prepared: list[_Prepared | Exception]
+    ) -> list[_ModelOutput | Exception]:
+        """The predictor's answer for every converted frame (frames that failed to convert get
+        their exception again; frames without prompts NO_MODEL)."""
+        outputs: list[_ModelOutput | Exception] = [
+            p if isinstance(p, Exception) else NO_MODEL for p in prepared
+        ]
+        todo = [k for k, p in enumerate(prepared) if isinstance(p, _Prepared) and len(p.prompts)]
+        if todo and self.predictor is None:
+            error = RuntimeError("the model was released (cleanup); configure the node again")
+            return [error if k in todo else out for k, out in enumerate(outputs)]
+        frames = [prepared[k] for k in todo]
+        fresh = [f for f in frames if f.key not in self._encoded]  # type: ignore[union-attr]
+        batched = None
+        if self._batch and len(fresh) > 1:
+            batched = _attempt(self._batched, frames)
+        if isinstance(batched, list):
+            answers = batched
+        else:  # one by one; also when a batch failed, so that a bad image costs only itself
+            answers = [_attempt(self._one, f) for f in frames]
+        for k, answer in zip(todo, answers):
+            outputs[k] = answer
+        return outputs
+
+    def _one(self, frame: _Prepared) -> _ModelOutput:
+        """set_image (unless encoded already) + predict of one frame."""
+        predictor = self.predictor
+        assert predictor is not None
+        started = time.perf_counter()
+        encoded = frame.key not in self._encoded
         if encoded:
-            self._encoded = None  # a failing encoder leaves no stale embedding behind
-            stages["encoder"] = self.predictor.set_image(rgb)
-            self._encoded = key
-        prediction = self.predictor.predict(
-            prompts.boxes, prompts.scores, points=prompts.points, point_labels=prompts.point_labels
-        )
-        # Until the predictor reports its post-processing apart, decoder_s holds both.
-        stages["decoder"] = prediction.decoder_s
-        return prediction.masks, dict(prediction.rejected), stages, encoded
+            self._encoded = []  # a failing encoder leaves no stale embedding behind
+            predictor.set_image(frame.rgb)
+            self._encoded = [frame.key]
+        prediction = self._predict(frame, self._encoded.index(frame.key))
+        output = self._output(prediction, time.perf_counter() - started)
+        output.encoded = encoded
+        return output
+
+    def _batched(self, frames: list[_Prepared]) -> list[_ModelOutput | Exception]:
+        """set_images of every frame in one encoder pass, then predict of each frame; each
+        frame gets an equal share of the encoder's time (FrameStats.encoder_ms)."""
+        predictor = self.predictor
+        assert predictor is not None
+        started = time.perf_counter()
+        self._encoded = []
+        predictor.set_images([f.rgb for f in frames])
+        self._encoded = [f.key for f in frames]
+        share = (time.perf_counter() - started) / len(frames)
+        timed: list[tuple[Prediction, float] | Exception] = []
+        for k, frame in enumerate(frames):
+            started = time.perf_counter()
+            prediction = _attempt(self._predict, frame, k)
+            timed.append(prediction if isinstance(prediction, Exception) else
+                         (prediction, time.perf_counter() - started))  # fmt: skip
+        # The first predict after set_images reports the batch's encoder time: share it out.
+        encoder_s = sum(t[0].timings.encoder_s for t in timed if not isinstance(t, Exception)
+                        and t[0].timings is not None)  # fmt: skip
+        outputs: list[_ModelOutput | Exception] = []
+        for entry in timed:
+            if isinstance(entry, Exception):
+                outputs.append(entry)
+                continue
+            output = self._output(entry[0], share + entry[1])
+            output.stages["encoder"] = encoder_s / len(frames)
+            output.encoded = True
+            outputs.append(output)
+        return outputs
+
+    def _predict(self, frame: _Prepared, image: int) -> Prediction:
+        assert self.predictor is not None
+        prompts = frame.prompts
+        return self.predictor.predict(
+            prompts.boxes, prompts.scores, points=prompts.points,
+            point_labels=prompts.point_labels, image=image,
+        )  # fmt: skip
+
+    @staticmethod
+    def _output(prediction: Prediction, model_s: float) -> _ModelOutput:
+        """A prediction's masks and its stage times as the node reports them: decoder = prompt
+        encoding + mask decoder of every head, postprocess = post-processing + copies."""
+        t = prediction.timings
+        stages = {"encoder": 0.0, "decoder": prediction.decoder_s, "postprocess": 0.0}
+        if t is not None:
+            stages = {"encoder": t.encoder_s, "decoder": t.prompt_s + sum(t.decoder_s.values()),
+                      "postprocess": t.postprocess_s + t.copy_s}  # fmt: skip
+        return _ModelOutput(prediction.masks, dict(prediction.rejected), stages, model_s)
 
     def warmup(self, height: int = 480, width: int = 640) -> float:
-        """One frame of `height` x `width` with one box through the model (the first call
-        initialises kernels and allocations); returns its time in ms. Leaves nothing encoded."""
-        if self.predictor is None:
-            raise RuntimeError("the model was released (cleanup); configure the node again")
+        """One frame of `height` x `width` with max_detections boxes through the model (the
+        first call initialises kernels and allocations); its time in ms. Leaves nothing
+        encoded."""
         with self._lock:
-            started = time.perf_counter()
-            self._encoded = None
-            self.predictor.set_image(np.zeros((height, width, 3), np.uint8))
-            box = np.array([[width / 4, height / 4, 3 * width / 4, 3 * height / 4]])
-            self.predictor.predict(box, np.ones(1))
-            self.predictor.reset_image()
-            return (time.perf_counter() - started) * 1000.0
+            if self.predictor is None:
+                raise RuntimeError("the model was released (cleanup); configure the node again")
+            self._encoded = []
+            return self.predictor.warmup((height, width), self.selection.max_detections) * 1e3
 
     def _lift(
         self, inputs: FrameInputs, masks: list, image_hw: tuple[int, int]
@@ -376,7 +459,7 @@ class FramePipeline:
                 return
             device = self.predictor.device
             self.predictor = None
-            self._encoded = None
+            self._encoded = []
         gc.collect()
         if device.type == "cuda":
             torch.cuda.empty_cache()

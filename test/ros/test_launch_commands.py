@@ -72,7 +72,7 @@ def test_ros2_launch_serves_remapped_inputs_on_sameo_amodal_masks(ros_env, tmp_p
 def test_launch_arguments_take_effect(ros_env, tmp_path) -> None:
     """namespace, the input and output remaps, params_file and device reach the node."""
     params = yaml.safe_load((REPO / "config" / "sameo.yaml").read_text())
-    params["/**"]["ros__parameters"].update(max_detections=2, variant="test")
+    params["/**"]["ros__parameters"].update(max_detections=2, variant="test", chunk_size=4)
     params_file = tmp_path / "robot.yaml"
     params_file.write_text(yaml.safe_dump(params))
     launch = _start(
@@ -93,8 +93,9 @@ def test_launch_arguments_take_effect(ros_env, tmp_path) -> None:
             names = dict(client.node.get_topic_names_and_types())
             assert {"/robot1/stats", "/robot1/debug_image", "/robot1/masks"} <= set(names)
             assert "/sameo/amodal_masks" not in names
-            assert get_parameters(client.node, "/robot1/sameo", "max_detections", "device") == {
-                "max_detections": 2, "device": "cpu"}  # fmt: skip
+            assert get_parameters(client.node, "/robot1/sameo", "max_detections", "device",
+                                  "chunk_size") == {
+                "max_detections": 2, "device": "cpu", "chunk_size": 4}  # fmt: skip
         finally:
             client.close()
     finally:
@@ -116,6 +117,36 @@ def test_ros2_run_with_the_parameter_file(ros_env, tmp_path) -> None:
             client.close()
     finally:
         _stop_cleanly(run, group=True)  # ros2 run waits for the terminal to signal its group
+
+
+def test_launch_with_cameras_serves_each_camera_on_its_topics(ros_env, tmp_path) -> None:
+    """`cameras:="[head, wrist]"`: one node, each camera on <namespace>/<camera>/..., and
+    chunk_size: auto from the parameter file."""
+    params = yaml.safe_load((REPO / "config" / "sameo.yaml").read_text())
+    params["/**"]["ros__parameters"].update(variant="test")
+    params_file = tmp_path / "cameras.yaml"
+    params_file.write_text(yaml.safe_dump(params))
+    launch = _start(
+        ros_env, tmp_path / "launch.log", "launch", "sameo_ros", "sameo.launch.py",
+        "namespace:=twocams", f"params_file:={params_file}", "cameras:=[head, wrist]",
+    )  # fmt: skip
+    try:
+        assert launch.wait_log(READY, 2 * TIMEOUT), launch.tail()
+        assert "/twocams/head/image, /twocams/wrist/image" in launch.log_text()
+        clients = [_client(f"{c}_cam", namespace=f"/twocams/{c}") for c in ("head", "wrist")]
+        try:
+            for k, client in enumerate(clients):
+                frame = scene_frame(seed=26 + k, size=96, detections=2 + k)
+                answer = client.request(frame, (34 + k) * SEC, TIMEOUT, RESEND_S)
+                assert answer is not None, launch.tail()
+                assert [m.id for m in answer.masks] == list(frame.ids)
+            assert get_parameters(clients[0].node, "/twocams/sameo", "cameras", "chunk_size") == {
+                "cameras": ["head", "wrist"], "chunk_size": "auto"}  # fmt: skip
+        finally:
+            for client in clients:
+                client.close()
+    finally:
+        _stop_cleanly(launch)
 
 
 def test_launch_with_depth_serves_remapped_rgbd_inputs(ros_env, tmp_path) -> None:

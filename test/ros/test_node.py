@@ -140,6 +140,50 @@ def test_malformed_input_is_logged_and_survived(client, sameo_node: NodeProcess)
     assert sameo_node.process.poll() is None
 
 
+def test_every_camera_encoding_is_answered_end_to_end(client, sameo_node) -> None:
+    """Every encoding the node converts (README, "ROS 2 node") as a camera driver publishes it:
+    each frame is answered with a mask per detection, on the frame's stamp."""
+    from sameo_ros.harness.camera_encodings import camera_image
+    from sameo_ros.image_formats import RAW_ENCODINGS
+
+    frame = scene_frame(seed=15, size=96)
+    for k, encoding in enumerate(RAW_ENCODINGS):
+        stamp = 1000 * SEC + k * SEC // 10
+        image = camera_image(client.types, frame.rgb, client.header(stamp), encoding)
+        answer = None
+        for _ in range(3):  # best-effort input: resend while unanswered
+            client.publish(image, client.detections_message(frame, stamp), stamp)
+            answer = client.wait_masks(stamp, RESEND_S)
+            if answer is not None:
+                break
+        assert answer is not None, (encoding, sameo_node.tail())
+        assert [m.id for m in answer.masks] == list(frame.ids), encoding
+        assert answer.masks[0].mask.header.stamp == image.header.stamp
+
+
+def test_a_raw_image_above_max_image_pixels_is_refused_from_its_header(client, sameo_node):
+    """A raw Image claiming 30000 x 30000 pixels (with a few bytes of data): refused from its
+    width and height before its data is read; the next frame is answered."""
+    frame = scene_frame(seed=16, size=96)
+    _bad(client, frame, 1100 * SEC, height=30000, width=30000, step=90000)
+    assert sameo_node.wait_log("rgb8 image of 30000x30000 = 900000000 pixels exceeds "
+                               "max_image_pixels"), sameo_node.tail()  # fmt: skip
+    assert client.request(frame, 1101 * SEC, TIMEOUT, RESEND_S) is not None
+
+
+def test_the_model_time_is_encoder_decoder_and_postprocess(client, sameo_node) -> None:
+    """FrameStats.model_ms (set_image + predict) is made of its encoder, decoder and
+    post-processing parts, within 1 ms."""
+    frame = scene_frame(seed=17, size=96)
+    stamp = 1200 * SEC
+    assert client.request(frame, stamp, TIMEOUT, RESEND_S) is not None
+    stats = client.wait_stats(stamp, TIMEOUT)
+    parts = stats.encoder_ms + stats.decoder_ms + stats.postprocess_ms
+    assert stats.encoder_ms > 0 and stats.decoder_ms > 0 and stats.postprocess_ms > 0
+    assert abs(stats.model_ms - parts) < 1.0, (stats.model_ms, stats.encoder_ms,
+                                                stats.decoder_ms, stats.postprocess_ms)
+
+
 def test_values_beyond_the_message_types_are_saturated(client, sameo_node) -> None:
     """A detector score beyond float32 (the refined score is a float32 field) and a box far
     larger than any image: the frame is answered by the documented rules (msg/AmodalMask.msg)

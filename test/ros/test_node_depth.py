@@ -117,8 +117,31 @@ def test_depth_frames_give_3d_and_bad_depth_costs_only_the_3d(ros_env, tmp_path)
         stamp = 121 * SEC
         assert client.request(frame, stamp, TIMEOUT, RESEND_S, depth=_inputs(client, stamp))
         assert client.wait_3d(stamp, TIMEOUT).detections, node.tail()
+        _depth_of_another_size(client, node)
     finally:
         client.close()
         code = node.stop()
     assert code == 0, node.tail()
     assert "Traceback" not in node.log_text(), node.tail()
+
+
+def _depth_of_another_size(client, node) -> None:
+    """Colour and depth of different sizes with the same aspect ratio (16:9: 1280x720 colour,
+    640x360 depth, as a driver's aligned depth at half resolution): the depth is scaled to the
+    image and every object gets its 3D. A RealSense's own 848x480 depth stream is no such
+    resize of 1280x720 (it is not registered to the colour image): refused, the frame keeps its
+    2D answer (README, "ROS 2 node": use the driver's aligned_depth_to_color topic)."""
+    frame = scene_frame(seed=71, size=SIZE, canvas=(1280, 720))
+    camera = PinholeIntrinsics(900.0, 900.0, 639.5, 359.5, 1280, 720)
+    for k, ((width, height), lifted) in enumerate((((640, 360), True), ((848, 480), False))):
+        stamp = (130 + k) * SEC
+        header = client.header(stamp)
+        depth = depth_message(client.types, np.full((height, width), PLANE_M), header)
+        inputs = (depth, camera_info_message(client.types, camera, header))
+        answer = client.request(frame, stamp, TIMEOUT, RESEND_S, depth=inputs)
+        assert answer is not None and [m.id for m in answer.masks] == list(frame.ids)
+        found = client.wait_3d(stamp, TIMEOUT)
+        assert found is not None, node.tail()
+        assert bool(found.detections) == lifted, ((width, height), node.tail())
+        for d in found.detections:
+            assert abs(d.results[0].pose.pose.position.z - PLANE_M) < 1e-3

@@ -60,7 +60,7 @@ def test_no_topic_parameters() -> None:
         (dict(qos_depth=10**6), "'qos_depth' must be <= 20"),
         (dict(stats_window=10**9), "'stats_window' must be <= 10000"),
         (dict(chunk_size=10**6), "'chunk_size' must be <= 256"),
-        (dict(max_image_pixels=2**40), "'max_image_pixels' must be <= 268435456"),
+        (dict(max_image_pixels=2**40), "'max_image_pixels' must be <= 33177600"),
         (dict(max_image_pixels=0), "'max_image_pixels' must be >= 1"),
         (dict(sync_slop=5.0), "'sync_slop' must be <= 1"),
         (dict(depth_wait=60.0), "'depth_wait' must be <= 1"),

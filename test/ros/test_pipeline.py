@@ -77,6 +77,42 @@ def test_the_encoder_runs_once_per_image(pipeline: FramePipeline) -> None:
     assert new.encoded
 
 
+def _iou(a, b) -> float:
+    size = (96, 96)
+    a, b = a.paste(*size), b.paste(*size)
+    return float((a & b).sum() / max((a | b).sum(), 1))
+
+
+def test_frames_of_several_cameras_share_one_encoder_batch() -> None:
+    """The batched encoder (the node's path on CUDA, forced here on the CPU) gives each camera's
+    frame the masks it gets alone; a bad frame in the batch costs only itself; each frame's
+    stage times make up its model time, with an equal share of the batch's encoder."""
+    config = NodeConfig(variant="test")
+    alone = FramePipeline.from_config(config)
+    batched = FramePipeline(alone.predictor, Selection(), batch_encoder=True)
+    assert batched.batched_encoder and not alone.batched_encoder  # by device: CUDA only
+    frames = [scene_frame(seed=30 + k, size=96) for k in range(3)]
+    inputs = [FrameInputs(_image(f.rgb, stamp=10 + k), _detections(f.boxes))
+              for k, f in enumerate(frames)]  # fmt: skip
+    broken = FrameInputs(NS(**{**vars(_image(frames[0].rgb, stamp=20)), "encoding": "hsv8"}),
+                         _detections(frames[0].boxes))  # fmt: skip
+    expected_results = [alone.process(single) for single in inputs]  # (the same predictor)
+    results = batched.process_batch([inputs[0], broken, inputs[1], inputs[2]])
+    assert isinstance(results[1], ValueError) and "hsv8" in str(results[1])
+    for result, expected in zip([results[0], *results[2:]], expected_results):
+        assert result.encoded and len(result.records) == len(expected.records)
+        for got, want in zip(result.records, expected.records):
+            assert got.id == want.id
+            assert _iou(got.amodal, want.amodal) >= 0.999
+        ms = result.timings_ms
+        assert abs(ms["encoder"] + ms["decoder"] + ms["postprocess"] - ms["model"]) < 1.0, ms
+    encoders = [r.timings_ms["encoder"] for r in (results[0], *results[2:])]
+    assert max(encoders) == min(encoders) > 0  # one batch, shared out equally
+    again = batched.process_batch(inputs[:2])  # encoded already: the decoders only
+    assert not any(r.encoded for r in again)
+    assert all(r.timings_ms["encoder"] == 0 for r in again)
+
+
 def test_selection_and_mask_threshold_updates_apply(pipeline: FramePipeline) -> None:
     frame = scene_frame(seed=1, size=64, detections=3)
     inputs = FrameInputs(_image(frame.rgb, stamp=5), _detections(frame.boxes))
