@@ -24,12 +24,18 @@ setup(
         "safetensors>=0.4",
         "pyyaml>=6.0",
         "tqdm>=4.66",
+        # tracking (sameo_core/tracking): the assignment and the Kalman filter
+        "scipy>=1.10",
+        "filterpy>=1.4.5",
     ],
     extras_require={
         "train": ["tensorboard>=2.14", "matplotlib>=3.7"],
         "export": ["onnx>=1.16", "onnxruntime>=1.18", "onnxscript>=0.1"],
         "replay": ["rosbags>=0.10"],
+        # tracking evaluation (HOTA, IDF1, ID switches): TrackEval's metric classes
+        "eval": ["trackeval>=1.3"],
         "dev": [
+            "trackeval>=1.3",
             "pytest>=8",
             "ruff>=0.5",
             "vermin>=1.6",

@@ -14,6 +14,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("files", "geometry", "camera"),
     ("model", "data", "visualize"),
     ("inference",),
+    ("tracking",),
     ("training", "evaluation"),
     ("tools",),
 )

@@ -13,7 +13,7 @@ Measurement z = [cx, cy, w, h] of the amodal mask's box.
 
 Measurement noise is `position_noise` px for a fully visible object; the amodal box of an
 occluded one is SAMEO's completion of the hidden part, so its noise grows as its visible share
-falls: σ = position_noise / max(visible fraction, 0.05). A track that is hidden gets no update;
+falls: σ = position_noise / max(visible fraction, 0.05)². A track that is hidden gets no update;
 its box keeps moving with its velocity (the carried amodal mask follows the box's centre).
 """
 
@@ -66,7 +66,7 @@ class BoxMotion:
         """Correct the state with a measured amodal box."""
         share = 1.0 if visible_fraction is None or not np.isfinite(visible_fraction) else (
             max(float(visible_fraction), 0.05))
-        sigma = self.position_noise / min(share, 1.0)
+        sigma = self.position_noise / min(share, 1.0) ** 2
         self.kf.update(_cxcywh(box_xyxy)[:, None], R=np.eye(4) * sigma**2)
 
     @property

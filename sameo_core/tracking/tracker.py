@@ -94,6 +94,7 @@ class _Track:
     detection_id: str
     first_frame: int
     confidence: float
+    last_seen: float = 0.0  # stamp of the last frame it was detected or recovered
     hidden_since: float | None = None
     hidden_confidence: float = 0.0
     missing: int = 0  # consecutive frames not detected, not covered, not recovered
@@ -105,23 +106,32 @@ class _Track:
 
     def complete(self, amodal: RoiMask, min_completeness: float, height: int, width: int
                  ) -> bool:
-        """Whether `amodal` is a complete amodal mask of this track: its box is at least
-        min_completeness × as wide and as high as the kept shape's inside the image, where it
-        is now (an object leaving the image is cut at the border, as an annotated amodal mask
-        is). SAMEO's incomplete masks lack a side: the one behind the occluder."""
+        """Whether `amodal` is a consistent amodal mask of this track: inside the image its box
+        is at least min_completeness × and at most 1 / min_completeness × as wide and as high
+        as the kept shape's where it is now (an object does not change size behind an
+        occluder). SAMEO's incomplete masks lack the side behind the occluder; its over-
+        complete ones spill onto the occluder. A kept shape cut at the image border may grow
+        (an object coming into view)."""
         inside = self.predicted.inside(height, width)
         if not inside.area:
             return bool(amodal.area)
         px0, py0, px1, py1 = inside.box()
         x0, y0, x1, y1 = amodal.inside(height, width).box()
-        return (x1 - x0 >= min_completeness * (px1 - px0)
-                and y1 - y0 >= min_completeness * (py1 - py0))  # fmt: skip
+        at_border = px0 <= 0 or py0 <= 0 or px1 >= width or py1 >= height
+        high = math.inf if at_border else 1.0 / min_completeness
+        return (min_completeness <= (x1 - x0) / (px1 - px0) <= high
+                and min_completeness <= (y1 - y0) / (py1 - py0) <= high)  # fmt: skip
 
     def observe(self, amodal: RoiMask, box: np.ndarray, share: float, config: TrackerConfig,
                 unseen: RoiMask | None = None) -> None:
-        """A complete amodal mask seen this frame with visible share `share`: it moves the
-        motion model and joins the shape memory (`unseen`: the pixels other objects hide)."""
-        self.motion.update(box, share)
+        """A consistent amodal mask seen this frame with visible share `share`: it joins the
+        shape memory (`unseen`: the pixels other objects hide) and moves the motion model when
+        the object is VISIBLE, or has never been seen VISIBLE. A partly hidden object's box is
+        SAMEO's completion of the hidden side, biased towards what is seen: followed, it gives
+        the object a velocity along the occluder's edge that carries it off when it is then
+        fully hidden (measured on the procedural videos; README, "Object permanence")."""
+        if share >= config.visible_threshold or self.memory.share < config.visible_threshold:
+            self.motion.update(box, share)
         self.memory.add(amodal, self.motion.centre, share, config.visible_threshold,
                         config.shape_rate, unseen)
 
@@ -426,7 +436,7 @@ class AmodalTracker:
         if det.class_id:
             track.class_id = det.class_id
         track.detection_id = det.detection_id
-        track.hidden_since, track.missing = None, 0
+        track.hidden_since, track.missing, track.last_seen = None, 0, self._stamp
         track.hits += 1
         return complete
 
@@ -437,7 +447,7 @@ class AmodalTracker:
             track_id=self._next_id, motion=motion,
             memory=ShapeMemory(m.amodal, motion.centre, _share(m.visible_fraction)),
             class_id=det.class_id, detection_id=det.detection_id, first_frame=self._frame,
-            confidence=_clamp01(m.score),
+            confidence=_clamp01(m.score), last_seen=self._stamp,
         )
         self._next_id += 1
         self._tracks[track.track_id] = track
@@ -461,8 +471,8 @@ class AmodalTracker:
     def _hide(self, track: _Track, stamp: float, masks: Sequence[InstancePrediction],
               valid: list[int], mask_track: dict[int, _Track]) -> TrackOutput | None:
         """The HIDDEN output of a covered track, None when it has been hidden too long."""
-        if track.hidden_since is None:
-            track.hidden_since, track.hidden_confidence = stamp, track.confidence
+        if track.hidden_since is None:  # hidden since it was last seen
+            track.hidden_since, track.hidden_confidence = track.last_seen, track.confidence
         seconds = stamp - track.hidden_since
         timeout = self.config.hidden_timeout
         if seconds > timeout:
@@ -514,7 +524,7 @@ class AmodalTracker:
         if track.complete(m.amodal, cfg.min_completeness, height, width):
             track.observe(m.amodal, m.box, _share(m.visible_fraction), cfg)
         track.confidence = _clamp01(m.iou)
-        track.hidden_since, track.missing = None, 0
+        track.hidden_since, track.missing, track.last_seen = None, 0, self._stamp
         return TrackOutput(
             track.track_id, TrackState.RECOVERED, m.amodal,
             m.visible if m.visible is not None else RoiMask.empty(), None, 0.0,

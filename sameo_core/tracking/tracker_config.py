@@ -52,10 +52,11 @@ class TrackerConfig:
     min_inside: a track whose predicted amodal mask has less than this share of its pixels inside
       the image ends as "exited" when it is not detected.
 
-    min_completeness: a mask whose box is narrower or lower than this share of the track's
-      kept amodal shape (inside the image) is an incomplete amodal mask (SAMEO prompted with
-      the box of a sliver completes little of the hidden part, and its visible fraction then
-      says "fully visible"): it does
+    min_completeness: a mask whose box (inside the image) is narrower or lower than this share
+      of the track's kept amodal shape, or wider or higher than its inverse, is an inconsistent
+      amodal mask (SAMEO prompted with the box of a sliver completes little of the hidden part,
+      and its visible fraction then says "fully visible"; next to an occluder it may spill
+      onto it): it does
       not replace the kept shape nor move the motion model, it counts as OCCLUDED, and the
       track reports its carried shape as its amodal mask (the frame's mask stays the visible
       evidence: `visible`, `mask_index`).
@@ -96,7 +97,7 @@ class TrackerConfig:
     duplicate_iou: float = 0.7
     motion: MotionModel = "constant_velocity"
     position_noise: float = 2.0
-    acceleration_noise: float = 20.0
+    acceleration_noise: float = 5.0
 
     def __post_init__(self) -> None:
         for f in fields(self):
