@@ -7,10 +7,11 @@ Affinity of track t (its predicted amodal mask P, box B_P, class, last detection
 - class gate: 0 when both classes are known ("" is unknown) and differ;
 - amodal-mask IoU: IoU(A, P);
 - box-IoU fallback: IoU(B_A, B_P) when A is empty (the predictor gave no pixel);
-- re-appearance: max with ½ · |V ∩ P| / |V|, the share of the seen part that lies inside the
-  track's region: an object coming back from behind an occluder shows a sliver whose amodal
-  completion may be poor, but the sliver lies inside the region where the track is carried
-  (README, "Object permanence (tracking)"). Halved so that a full mask overlap wins;
+- re-appearance (tracks not seen fully visible in the previous frame): max with
+  ½ · |V ∩ P| / |V|, the share of the seen part that lies inside the track's region: an
+  object coming back from behind an occluder shows a sliver whose amodal completion may be
+  poor, but the sliver lies inside the region where the track is carried (README, "Object
+  permanence (tracking)"). Halved so that a full mask overlap wins;
 - entering the frame: for a track whose region, cut at the image, touches the image border,
   max with ½ · |P ∩ A| / |P|: an object coming into view grows from the border from one frame
   to the next (a sliver of 1 px, then 4 px) faster than its IoU can follow;
@@ -50,13 +51,23 @@ class Side:
     class_id: str = ""
     detection_id: str = ""
     at_border: bool = False  # a track whose region (cut at the image) touches the border
+    partial: bool = True  # a track not seen fully visible last frame (re-appearance applies)
+    area: int = -1  # |amodal| when known (-1: counted here)
+
+    def pixels(self) -> int:
+        return self.amodal.area if self.area < 0 else self.area
 
 
 def intersection(a: RoiMask, b: RoiMask) -> int:
-    """|a ∩ b| in pixels."""
-    if a.mask.size == 0 or b.mask.size == 0:
+    """|a ∩ b| in pixels (on the overlap of the two crops only: no full-size copy)."""
+    (ax, ay), (bx, by) = a.offset, b.offset
+    (ah, aw), (bh, bw) = a.mask.shape, b.mask.shape
+    x0, x1 = max(ax, bx), min(ax + aw, bx + bw)
+    y0, y1 = max(ay, by), min(ay + ah, by + bh)
+    if x1 <= x0 or y1 <= y0:
         return 0
-    return int(np.count_nonzero(a.mask & a.aligned(b)))
+    return int(np.count_nonzero(a.mask[y0 - ay : y1 - ay, x0 - ax : x1 - ax]
+                                & b.mask[y0 - by : y1 - by, x0 - bx : x1 - bx]))
 
 
 def mask_iou(
@@ -89,9 +100,9 @@ def affinity_matrix(
         return out
     inter, box_iou = box_overlaps(np.stack([t.box for t in tracks]),
                                   np.stack([m.box for m in masks]))
-    track_areas = [t.amodal.area for t in tracks]
-    mask_areas = [m.amodal.area for m in masks]
-    visible_areas = [m.visible.area if m.visible is not None else 0 for m in masks]
+    track_areas = [t.pixels() for t in tracks]
+    mask_areas = [m.pixels() for m in masks]
+    visible_areas: dict[int, int] = {}
     for ti, mi in zip(*np.nonzero(inter > 0)):
         track, mask = tracks[ti], masks[mi]
         if track.class_id and mask.class_id and track.class_id != mask.class_id:
@@ -100,10 +111,14 @@ def affinity_matrix(
             value = float(box_iou[ti, mi])
         else:
             value = mask_iou(mask.amodal, track.amodal, mask_areas[mi], track_areas[ti])
-        if visible_areas[mi]:
-            seen = intersection(mask.visible, track.amodal) / visible_areas[mi]
-            value = max(value, REAPPEAR_WEIGHT * seen)
-        if track.at_border and mask_areas[mi] and track_areas[ti]:
+        # the two shares below are halved: they matter only when the IoU is under ½
+        if value < REAPPEAR_WEIGHT and track.partial and mask.visible is not None:
+            if mi not in visible_areas:
+                visible_areas[mi] = mask.visible.area
+            if visible_areas[mi]:
+                seen = intersection(mask.visible, track.amodal) / visible_areas[mi]
+                value = max(value, REAPPEAR_WEIGHT * seen)
+        if value < REAPPEAR_WEIGHT and track.at_border and mask_areas[mi] and track_areas[ti]:
             grown = intersection(track.amodal, mask.amodal) / track_areas[ti]
             value = max(value, REAPPEAR_WEIGHT * grown)
         if value >= min_affinity and mask.detection_id and (

@@ -99,24 +99,46 @@ class _Track:
     hidden_confidence: float = 0.0
     missing: int = 0  # consecutive frames not detected, not covered, not recovered
     hits: int = 1  # frames in which it was detected
-    predicted: RoiMask | None = None
+    seen_whole: bool = False  # detected VISIBLE in the previous frame
+    predicted: RoiMask | None = None  # this frame's carried amodal mask (a tight crop)
+    predicted_box: np.ndarray | None = None  # its xyxy box
+    inside_box: np.ndarray | None = None  # that box cut at the image (zero size: outside)
+    inside_area: int = 0  # its pixels inside the image
+    _size: tuple[int, int] = (0, 0)  # (height, width) of this frame
 
-    def predict_mask(self) -> RoiMask:
-        return self.memory.at(self.motion.centre)
+    def predict(self, dt: float, height: int, width: int) -> None:
+        """Move the motion model by dt and draw the carried mask there."""
+        self.motion.predict(dt)
+        predicted = self.predicted = self.memory.at(self.motion.centre)
+        x0, y0 = predicted.offset
+        h, w = predicted.mask.shape
+        self.predicted_box = np.array([x0, y0, x0 + w, y0 + h], np.float64)
+        self.inside_box = _clip_box(self.predicted_box, height, width)
+        self._size = (height, width)
+        if x0 >= 0 and y0 >= 0 and x0 + w <= width and y0 + h <= height:
+            self.inside_area = self.memory.area
+        else:
+            self.inside_area = predicted.inside(height, width).area
 
-    def complete(self, amodal: RoiMask, min_completeness: float, height: int, width: int
-                 ) -> bool:
+    @property
+    def at_border(self) -> bool:
+        """Whether the carried mask's box reaches the image border (or beyond)."""
+        x0, y0, x1, y1 = self.predicted_box
+        return x0 <= 0 or y0 <= 0 or x1 >= self._size[1] or y1 >= self._size[0]
+
+    def complete(self, amodal: RoiMask, box: np.ndarray, min_completeness: float, height: int,
+                 width: int) -> bool:
         """Whether `amodal` is a consistent amodal mask of this track: inside the image its box
         is at least min_completeness × and at most 1 / min_completeness × as wide and as high
         as the kept shape's where it is now (an object does not change size behind an
         occluder). SAMEO's incomplete masks lack the side behind the occluder; its over-
         complete ones spill onto the occluder. A kept shape cut at the image border may grow
         (an object coming into view)."""
-        inside = self.predicted.inside(height, width)
-        if not inside.area:
+        px0, py0, px1, py1 = self.inside_box
+        if px1 <= px0 or py1 <= py0:
             return bool(amodal.area)
-        px0, py0, px1, py1 = inside.box()
-        x0, y0, x1, y1 = amodal.inside(height, width).box()
+        # boxes cut at the image (the box of the part inside the image, up to the corners)
+        x0, y0, x1, y1 = _clip_box(box, height, width)
         at_border = px0 <= 0 or py0 <= 0 or px1 >= width or py1 >= height
         high = math.inf if at_border else 1.0 / min_completeness
         return (min_completeness <= (x1 - x0) / (px1 - px0) <= high
@@ -134,6 +156,13 @@ class _Track:
             self.motion.update(box, share)
         self.memory.add(amodal, self.motion.centre, share, config.visible_threshold,
                         config.shape_rate, unseen)
+
+
+def _clip_box(box: np.ndarray, height: int, width: int) -> np.ndarray:
+    """An xyxy box cut at the image (4 floats: cheaper than np.clip)."""
+    x0, y0, x1, y1 = (float(v) for v in box)
+    return np.array([min(max(x0, 0.0), width), min(max(y0, 0.0), height),
+                     min(max(x1, 0.0), width), min(max(y1, 0.0), height)])
 
 
 def _share(visible_fraction: float | None) -> float:
@@ -239,8 +268,7 @@ class AmodalTracker:
         # 2. prediction
         tracks = list(self._tracks.values())
         for track in tracks:
-            track.motion.predict(dt)
-            track.predicted = track.predict_mask()
+            track.predict(dt, height, width)
 
         # masks the frame offers
         valid: list[int] = []
@@ -262,9 +290,10 @@ class AmodalTracker:
         mask_sides = []
         for k in valid:
             m, det = masks[k], detections[masks[k].index]
-            box = m.box if m.amodal.area else m.prompt_box
+            area = m.amodal.area
+            box = m.box if area else m.prompt_box
             mask_sides.append(Side(m.amodal, np.asarray(box, np.float64), m.visible,
-                                   det.class_id, det.detection_id))
+                                   det.class_id, det.detection_id, area=area))
         affinity = affinity_matrix(track_sides, mask_sides, cfg.min_affinity, cfg.id_prior)
         pairs = assign(affinity, cfg.min_affinity)
         mask_track: dict[int, _Track] = {}
@@ -307,9 +336,8 @@ class AmodalTracker:
         for track in tracks:
             if id(track) in matched:
                 continue
-            predicted = track.predicted
-            inside = predicted.inside(height, width).area
-            if inside < cfg.min_inside * max(predicted.area, 1):
+            predicted, inside = track.predicted, track.inside_area
+            if inside < cfg.min_inside * max(track.memory.area, 1):
                 ended.append(self._end(track, EndReason.EXITED))
                 continue
             if track.hits < cfg.min_hits:  # tentative: not carried
@@ -349,8 +377,7 @@ class AmodalTracker:
                     shown = own.crop(cover) | (own.crop(counts) > own.mask)
                     if np.count_nonzero(own.mask & shown) >= cfg.hidden_cover * own.area:
                         m = None
-                predicted = track.predicted
-                inside = predicted.inside(height, width).area
+                predicted, inside = track.predicted, track.inside_area
                 own_pixels = predicted.aligned(own) if own is not None else False
                 others = predicted.crop(cover) | (predicted.crop(counts) > own_pixels)
                 if m is not None and own is not None:
@@ -369,6 +396,8 @@ class AmodalTracker:
                     if track.missing >= cfg.removed_after:
                         ended.append(self._end(track, EndReason.REMOVED))
 
+        for track in tracks:
+            track.seen_whole = False
         # outputs: detected tracks in mask order, then hidden and recovered by id
         track_of_mask = {k: t.track_id for k, t in mask_track.items()}
         detected = []
@@ -381,6 +410,7 @@ class AmodalTracker:
             amodal = m.amodal
             if k in incomplete:
                 state, amodal = TrackState.OCCLUDED, track.predicted
+            track.seen_whole = state == TrackState.VISIBLE
             detected.append(TrackOutput(
                 track.track_id, state, amodal, m.visible if m.visible is not None else
                 RoiMask.empty(), k, 0.0, self._frame - track.first_frame, track.confidence,
@@ -396,14 +426,16 @@ class AmodalTracker:
     def _side(track: _Track, height: int, width: int) -> Side:
         """The track's side of association: its predicted amodal mask (cut at the image when it
         reaches the border, where an entering object grows from)."""
-        predicted = track.predicted
-        x0, y0, x1, y1 = predicted.box()
-        if x0 > 0 and y0 > 0 and x1 < width and y1 < height:
-            return Side(predicted, predicted.box(), None, track.class_id, track.detection_id)
+        predicted, partial = track.predicted, not track.seen_whole
+        if not track.at_border:
+            return Side(predicted, track.predicted_box, None, track.class_id,
+                        track.detection_id, partial=partial, area=track.memory.area)
         inside = predicted.inside(height, width).tight()
-        box = inside.box() if inside.area else predicted.box()
-        return Side(inside if inside.area else predicted, box, None, track.class_id,
-                    track.detection_id, at_border=True)
+        if not inside.area:
+            return Side(predicted, track.predicted_box, None, track.class_id,
+                        track.detection_id, partial=partial, area=track.memory.area)
+        return Side(inside, inside.box(), None, track.class_id, track.detection_id,
+                    at_border=True, partial=partial, area=inside.area)
 
     @staticmethod
     def _visible_share(track: _Track, m: InstancePrediction, cover: np.ndarray
@@ -414,22 +446,23 @@ class AmodalTracker:
         part of the predicted region those objects leave free: a mask that SAMEO completed
         only as far as the box of a sliver has a visible fraction that says "fully visible"."""
         share = _share(m.visible_fraction)
-        predicted = track.predicted
-        inside = predicted.inside(*cover.shape)
-        area = inside.area
+        predicted, area = track.predicted, track.inside_area
         if not area:
             return share, RoiMask.empty()
-        others = inside.mask & predicted.crop(cover)
-        if m.visible is not None:
+        others = predicted.mask & predicted.crop(cover)
+        if m.visible is not None and others.any():
             others &= ~predicted.aligned(m.visible)
-        unseen = RoiMask(others, predicted.offset)
-        return min(share, 1.0 - int(np.count_nonzero(others)) / area), unseen
+        covered = int(np.count_nonzero(others))
+        if not covered:
+            return share, RoiMask.empty()
+        return min(share, 1.0 - covered / area), RoiMask(others, predicted.offset)
 
     def _observe(self, track: _Track, m: InstancePrediction, det: DetectionInfo,
                  share: float, unseen: RoiMask, image_size: tuple[int, int]) -> bool:
         """Continue `track` with mask `m`; False when `m` is an incomplete amodal mask (it
         neither moves the track nor replaces its shape)."""
-        complete = track.complete(m.amodal, self.config.min_completeness, *image_size)
+        complete = track.complete(m.amodal, m.box, self.config.min_completeness,
+                                  *image_size)
         if complete:
             track.observe(m.amodal, m.box, share, self.config, unseen)
         track.confidence = _clamp01(m.score)
@@ -498,7 +531,7 @@ class AmodalTracker:
         if reprompt is None:
             return found, 0.0
         cfg = self.config
-        boxes = np.stack([t.predicted.box() for t in tracks])
+        boxes = np.stack([t.predicted_box for t in tracks])
         start = time.perf_counter()
         try:
             masks = {m.index: m for m in reprompt(boxes)}
@@ -521,7 +554,7 @@ class AmodalTracker:
                    ) -> TrackOutput:
         """Continue `track` with its re-prompted mask `m`: the RECOVERED output."""
         cfg = self.config
-        if track.complete(m.amodal, cfg.min_completeness, height, width):
+        if track.complete(m.amodal, m.box, cfg.min_completeness, height, width):
             track.observe(m.amodal, m.box, _share(m.visible_fraction), cfg)
         track.confidence = _clamp01(m.iou)
         track.hidden_since, track.missing, track.last_seen = None, 0, self._stamp
