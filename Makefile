@@ -5,13 +5,17 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: venv demo image-demo test lint clean ros ros-launch-from-source ros-benchmark gpu-report
+.PHONY: venv demo image-demo test lint clean ros ros-launch-from-source ros-benchmark gpu-report \
+  ros-cameras-benchmark
 
-# The Python environment: sameo_core (editable) with test, export and replay extras.
+# The Python environment: sameo_core (editable) with test, export and replay extras, and TrackEval
+# for the tracking evaluation without its opencv-python requirement (setup.py says why).
+TRACKEVAL := trackeval==1.3.0
 $(VENV)/.stamp: setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q -U pip
 	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q --no-deps $(TRACKEVAL)
 	touch $@
 
 venv: $(VENV)/.stamp
@@ -107,17 +111,27 @@ ros: $(ROS_WS)/.stamp $(ROS_WS)/.launch-stamp
 # DEMO_CHECKPOINT may point at another checkpoint.
 DEMO_CHECKPOINT ?= checkpoints/demo/sameo_shapes_demo.pt
 
-# Node end-to-end latency, demo model, 640x480, 20 detections (BENCHMARKS.md, "ROS node").
+# Node end-to-end latency, demo model, 640x480, 20 detections, and the library's predictor on the
+# same frames in one run (node vs library model time; BENCHMARKS.md, "ROS node").
 ros-benchmark: ros
 	$(PY) -m sameo_ros.harness.node_benchmark --checkpoint $(DEMO_CHECKPOINT) \
-	  --json out/node_benchmark.json
+	  --library-threads 1 --library-threads 2 --json out/node_benchmark.json
+
+# One node for 3 cameras against 3 nodes: memory, fps and latency per camera (BENCHMARKS.md).
+ros-cameras-benchmark: ros
+	$(PY) -m sameo_ros.harness.cameras_benchmark --checkpoint $(DEMO_CHECKPOINT) \
+	  --json out/cameras_benchmark.json
 
 # The frame path on one CUDA GPU (BENCHMARKS.md, "Model inference"): ViT-T and ViT-S, bf16 and
 # fp32, 1280x720, 1/5/20/64 boxes, both heads; exits 2 without a GPU. The node's end-to-end run
 # over DDS on cuda is merged in when GPU_REPORT_NODE names a command writing GPU_REPORT_NODE_JSON.
-GPU_REPORT_NODE ?=
+# The node: ViT-T bf16, 1280x720, 20 detections, both heads, over DDS on cuda, with the library's
+# predictor on the same frames (GPU_REPORT_NODE= leaves it out).
 GPU_REPORT_NODE_JSON ?= out/gpu_report_node.json
-gpu-report: venv
+GPU_REPORT_NODE ?= $(PY) -m sameo_ros.harness.node_benchmark --variant vitt --device cuda \
+  --dtype bfloat16 --width 1280 --height 720 --detections 20 --frames 100 --library-threads 1 \
+  --json $(GPU_REPORT_NODE_JSON)
+gpu-report: venv $(if $(GPU_REPORT_NODE),ros)
 	$(if $(GPU_REPORT_NODE),$(GPU_REPORT_NODE))
 	$(PY) -m sameo_core.tools.gpu_report --device cuda --json out/gpu_report.json \
 	  $(if $(GPU_REPORT_NODE),--node-json $(GPU_REPORT_NODE_JSON))

@@ -32,10 +32,13 @@ setup(
         "train": ["tensorboard>=2.14", "matplotlib>=3.7"],
         "export": ["onnx>=1.16", "onnxruntime>=1.18", "onnxscript>=0.1"],
         "replay": ["rosbags>=0.10"],
-        # tracking evaluation (HOTA, IDF1, ID switches): TrackEval's metric classes
-        "eval": ["trackeval>=1.3"],
+        # Tracking evaluation (HOTA, IDF1, ID switches) uses TrackEval's metric classes. TrackEval
+        # requires opencv-python, whose cv2 would replace opencv-python-headless's and needs X11
+        # libraries that a robot or CI machine lacks, so it is installed without its dependencies
+        # (Makefile, `venv`): these are the ones its metrics use.
+        "eval": ["tabulate>=0.9", "matplotlib>=3.7"],
         "dev": [
-            "trackeval>=1.3",
+            "tabulate>=0.9",
             "pytest>=8",
             "ruff>=0.5",
             "vermin>=1.6",
