@@ -1,6 +1,7 @@
 """Debug overlay of one frame's masks, drawn with sameo_core.visualize: the visible part tinted
-solid, the hidden part hatched (the whole mask solid without a modal head); as label the id, the
-score, the visible share, the front-to-back rank and, with depth, the object's distance."""
+solid, the hidden part hatched with a dashed outline (the whole mask solid without a modal head),
+arrows from each object to the objects it hides; as label, on a tag that covers no other label,
+the id, the score, the visible share, the front-to-back rank and, with depth, the distance."""
 
 from __future__ import annotations
 
@@ -27,13 +28,16 @@ def label(record: MaskRecord) -> str:
 
 
 def draw_overlay(rgb: np.ndarray, records: list[MaskRecord]) -> np.ndarray:
-    """RGB uint8 [H, W, 3] copy of `rgb` with every record drawn on it."""
+    """RGB uint8 [H, W, 3] copy of `rgb` with every record drawn on it (ids repeated in a frame:
+    the arrows go to the last object of an id)."""
+    index = {r.id: k for k, r in enumerate(records)}
     items = [
         OverlayItem(
             amodal=r.amodal,
             visible=None if r.visible is None else r.amodal.aligned(r.visible),
             box=r.prompt_box,
             label=label(r),
+            occludes=tuple(index[i] for i in r.occludes if i in index),
         )
         for r in records
     ]

@@ -90,7 +90,9 @@ def _weight_dict(cfg: TrainConfig) -> dict[str, float]:
 
 def _batches(cfg: TrainConfig, model: Sameo, rank: int, per_rank: int, seed: int) -> StepBatches:
     roots = cfg.data.image_roots or ("",) * len(cfg.data.sources)
-    sources = [open_source(s, root, cfg.data.shapes_image_size, source_filters(cfg.data, i))
+    scenes = cfg.data.scene_config()
+    sources = [open_source(s, root, cfg.data.shapes_image_size, source_filters(cfg.data, i),
+                           scenes)
                for i, (s, root) in enumerate(zip(cfg.data.sources, roots))]  # fmt: skip
     size = model.config
     return StepBatches(sources, cfg.data, per_rank, size.img_size, size.low_res_size, seed, rank,
@@ -136,7 +138,8 @@ def main(args: argparse.Namespace) -> int:
     monitor = Monitor(out_dir, start, cfg.run.steps, info.is_main, cfg.run.progress,
                       cfg.run.log_every)  # fmt: skip
     _report_sources(batches, monitor, start)
-    criterion = SameoCriterion(focal_alpha=cfg.optim.focal_alpha, weight_dict=_weight_dict(cfg))
+    criterion = SameoCriterion(focal_alpha=cfg.optim.focal_alpha, weight_dict=_weight_dict(cfg),
+                               overlap_weight=cfg.optim.overlap_weight)  # fmt: skip
 
     def after_step(step: int, metrics: dict[str, float]) -> None:
         if step % cfg.run.log_every == 0:  # every rank takes part in the average

@@ -10,6 +10,7 @@ order: `occluded_by` lists the instances painted in front of it whose amodal mas
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -68,6 +69,17 @@ class SceneConfig:
     occlusion_range: tuple[float, float] = (0.1, 0.7)
     occlude_probability: float = 0.6  # chance that a new object occludes an earlier one
     attempts: int = 30
+    # (width, height) of a non-square scene; None: image_size x image_size. Object sizes stay
+    # shares of image_size.
+    canvas: tuple[int, int] | None = None
+    # Texture period, noise grain and line width relative to the training scenes' (a scene
+    # painted `texture_scale` times larger than the model's input, sameo_core.data.shapes).
+    texture_scale: float = 1.0
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(height, width) of the scene."""
+        return (self.image_size, self.image_size) if self.canvas is None else self.canvas[::-1]
 
     def __post_init__(self) -> None:
         lo, hi = self.occlusion_range
@@ -75,8 +87,16 @@ class SceneConfig:
             raise ValueError(f"occlusion_range must satisfy 0 < lo <= hi < 1, got {lo}, {hi}")
         if self.image_size < 32:
             raise ValueError(f"image_size must be >= 32, got {self.image_size}")
+        if not (math.isfinite(self.texture_scale) and 0 < self.texture_scale <= 64):
+            raise ValueError(f"texture_scale must be in (0, 64], got {self.texture_scale}")
+        if self.canvas is not None and min(self.canvas) < self.image_size:
+            raise ValueError(f"canvas {self.canvas} must be at least image_size "
+                             f"({self.image_size}) on each side")  # fmt: skip
         if not 1 <= self.num_objects[0] <= self.num_objects[1]:
             raise ValueError(f"bad num_objects {self.num_objects}")
+        if not 0.0 <= self.occlude_probability <= 1.0:
+            raise ValueError(f"occlude_probability must be in [0, 1], got "
+                             f"{self.occlude_probability}")  # fmt: skip
 
 
 def _free_spot(
@@ -106,7 +126,7 @@ def _rates_ok(amodals: list[np.ndarray], new: np.ndarray, lo: float, hi: float) 
 def _try_add(
     rng: np.random.Generator, cfg: SceneConfig, amodals: list[np.ndarray], obj: ObjectPatch
 ) -> Placement | None:
-    taken = np.logical_or.reduce(amodals) if amodals else np.zeros((cfg.image_size,) * 2, bool)
+    taken = np.logical_or.reduce(amodals) if amodals else np.zeros(cfg.shape, bool)
     if amodals and rng.random() < cfg.occlude_probability:
         target = amodals[int(rng.integers(len(amodals)))]
         spot = place_occluder(rng, target, obj.mask, cfg.occlusion_range, cfg.attempts)
@@ -127,21 +147,21 @@ def generate_scene(
     cfg = config or SceneConfig()
     size = cfg.image_size
     sides = [max(4, int(f * size)) for f in cfg.object_size]
-    image = background(rng, size, size)
+    image = background(rng, *cfg.shape, scale=cfg.texture_scale)
     amodals: list[np.ndarray] = []
     categories: list[int] = []
     wanted = int(rng.integers(cfg.num_objects[0], cfg.num_objects[1] + 1))
     for _ in range(wanted * cfg.attempts):
         if len(amodals) == wanted:
             break
-        obj = random_object(rng, *sides)
+        obj = random_object(rng, *sides, texture_scale=cfg.texture_scale)
         spot = _try_add(rng, cfg, amodals, obj)
         if spot is not None:
             image, full = paste(image, obj, spot.top, spot.left)
             amodals.append(full)
             categories.append(obj.category_id)
     instances = []
-    in_front = np.zeros((size, size), bool)
+    in_front = np.zeros(cfg.shape, bool)
     occluders = layer_occluders(amodals)
     for k in reversed(range(len(amodals))):
         amodal, cat = amodals[k], categories[k]
@@ -149,3 +169,13 @@ def generate_scene(
         instances.append(make_instance(amodal, amodal & ~in_front, cat, name, occluders[k]))
         in_front |= amodal
     return image, instances[::-1]
+
+
+
+# Cluttered scenes for the demos: 640x480, 6-8 objects, most of them 30-70 % hidden (an object is
+# either unoccluded or hidden by a share in that range). Painted at full size with textures 4x
+# coarser than the 128-px training scenes', so that the demo model, which resizes a frame to its
+# 128-px input, sees what it was trained on (README, "Occlusion order": the demo).
+CLUTTERED = SceneConfig(image_size=480, canvas=(640, 480), num_objects=(6, 8),
+                        object_size=(0.25, 0.45), occlusion_range=(0.3, 0.7),
+                        occlude_probability=0.9, texture_scale=4.0)  # fmt: skip

@@ -75,12 +75,23 @@ def _low_frequency(rng: np.random.Generator, h: int, w: int, cells: int) -> np.n
     return cv2.resize(grid, (w, h), interpolation=cv2.INTER_CUBIC)
 
 
-def texture(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
-    """A random object texture: base colour with stripes, checks or blotches, plus noise."""
+def _noise(rng: np.random.Generator, h: int, w: int, sigma: float, scale: float) -> np.ndarray:
+    """Per-pixel Gaussian noise [h, w, 3]; at `scale` > 1 drawn on a grid `scale` times coarser
+    and resized (bilinear), so that a scene painted `scale` times larger looks the same once
+    resized back."""
+    if scale == 1.0:
+        return rng.normal(0, sigma, (h, w, 3)).astype(np.float32)
+    small = rng.normal(0, sigma, (max(1, round(h / scale)), max(1, round(w / scale)), 3))
+    return cv2.resize(small.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+def texture(rng: np.random.Generator, h: int, w: int, scale: float = 1.0) -> np.ndarray:
+    """A random object texture: base colour with stripes, checks or blotches, plus noise.
+    `scale` multiplies the pattern's period and the noise grain (1: the training scenes')."""
     base = rng.uniform(20, 235, 3).astype(np.float32)
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     pattern = int(rng.integers(0, 3))
-    period = float(rng.uniform(4, 16))
+    period = float(rng.uniform(4, 16)) * scale
     if pattern == 0:  # stripes at a random angle
         theta = rng.uniform(0, np.pi)
         wave = np.sin((xx * np.cos(theta) + yy * np.sin(theta)) * 2 * np.pi / period)[..., None]
@@ -89,26 +100,30 @@ def texture(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
     else:  # blotches
         wave = _low_frequency(rng, h, w, 5) * 2 - 1
     contrast = rng.uniform(10, 50, 3).astype(np.float32)
-    noise = rng.normal(0, 6, (h, w, 3)).astype(np.float32)
+    noise = _noise(rng, h, w, 6, scale)
     return np.clip(base + wave * contrast + noise, 0, 255).astype(np.uint8)
 
 
-def background(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
-    """A textured, noisy scene background with a few random lines."""
+def background(rng: np.random.Generator, h: int, w: int, scale: float = 1.0) -> np.ndarray:
+    """A textured, noisy scene background with a few random lines (`scale`: as `texture`'s,
+    also the lines' width)."""
     low = _low_frequency(rng, h, w, int(rng.integers(3, 9)))
     lo, hi = np.sort(rng.uniform(0, 255, (2, 3)), axis=0).astype(np.float32)
-    img = lo + low * (hi - lo) + rng.normal(0, 10, (h, w, 3)).astype(np.float32)
+    img = lo + low * (hi - lo) + _noise(rng, h, w, 10, scale)
     img = np.clip(img, 0, 255).astype(np.uint8)
     for _ in range(int(rng.integers(0, 6))):
         p1 = tuple(int(v) for v in rng.integers(0, (w, h)))
         p2 = tuple(int(v) for v in rng.integers(0, (w, h)))
         colour = tuple(int(c) for c in rng.integers(0, 256, 3))
-        cv2.line(img, p1, p2, colour, int(rng.integers(1, 4)))
+        cv2.line(img, p1, p2, colour, max(1, round(int(rng.integers(1, 4)) * scale)))
     return img
 
 
-def random_object(rng: np.random.Generator, min_side: int, max_side: int) -> ObjectPatch:
-    """A textured shape whose longer side is in [min_side, max_side] pixels."""
+def random_object(
+    rng: np.random.Generator, min_side: int, max_side: int, texture_scale: float = 1.0
+) -> ObjectPatch:
+    """A textured shape whose longer side is in [min_side, max_side] pixels (`texture_scale`:
+    `texture`'s scale)."""
     if not 3 <= min_side <= max_side:
         raise ValueError(f"need 3 <= min_side <= max_side, got {min_side}, {max_side}")
     kind_index = int(rng.integers(len(SHAPE_KINDS)))
@@ -120,5 +135,5 @@ def random_object(rng: np.random.Generator, min_side: int, max_side: int) -> Obj
     if scale < 1.0:  # rotation can enlarge the extent; keep the promised bound
         size = (max(1, int(mask.shape[1] * scale)), max(1, int(mask.shape[0] * scale)))
         mask = cv2.resize(mask.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
-    pixels = texture(rng, *mask.shape)
+    pixels = texture(rng, *mask.shape, scale=texture_scale)
     return ObjectPatch(pixels, mask, kind_index + 1)

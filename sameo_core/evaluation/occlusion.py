@@ -14,11 +14,30 @@ an undecided pair counts as wrong. Methods compared on the same predicted masks:
 * `spill order (old heuristic)`: `sameo_core.evaluation.spill_order` on the predicted amodal masks
   and the prompt boxes, the front-to-back guess the ROS node made before there was a modal head;
 * `occlusion order on GT masks`: the same rule on the GT amodal and visible masks, the accuracy
-  the rule reaches with perfect masks (it can only miss pairs whose overlap a third object hides).
+  the rule reaches with perfect masks (it can only miss pairs whose overlap a third object hides);
+* `GT amodal + predicted visible masks` and `predicted amodal + GT visible masks`: the rule with
+  one of the two heads replaced by the truth (visible := visible ∩ amodal, as the predictor does),
+  which tells which head's errors cost the order.
 
 Mean IoUs with the GT visible mask: the modal head's visible mask, the predicted amodal mask used
 as the visible mask, and the spill order's visible masks; with the GT amodal mask: the predicted
 amodal mask. Each over occluded (GT occlusion rate > 0), unoccluded and all prompted instances.
+
+Where it fails (`overlap_breakdown`): over the true overlap O = A_front ∩ A_back of each GT pair
+(GT amodal masks), the share of O that each object's predicted visible mask claims (truth: 1
+for the front one, less only where a third object hides O; 0 for the back one) and that each
+predicted amodal mask covers (truth: 1 for both), the share of pairs where the back object
+claims more of O than the front one, and the *amodal bleed*: the share of the predicted overlap
+Ô = Â_front ∩ Â_back, the pixels the rule decides on, that lies outside O (0 for GT masks);
+each a mean over pairs (bleed over the pairs with a non-empty Ô, which `predicted overlap empty`
+counts).
+
+Mask-noise robustness (`noise_robustness`, no model): the rule on GT masks perturbed at random,
+each amodal and each visible mask independently dilated or eroded (p = 0.5) by k px (a disk)
+and shifted by up to k px in x and y, then visible := perturbed visible ∩ perturbed amodal, as
+the predictor does; order accuracy against the visible and amodal mIoU of the perturbed masks
+on occluded instances. It tells a rule that needs exact masks from masks that err in a way the
+rule cannot survive.
 """
 
 from __future__ import annotations
@@ -27,6 +46,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import cv2
 import numpy as np
 
 from sameo_core.data.images import read_image_rgb
@@ -37,7 +57,8 @@ from sameo_core.inference import AmodalPredictor
 from sameo_core.inference.occlusion_order import OcclusionOrder, OrderConfig, occlusion_order
 
 PromptKind = Literal["gt-modal", "gt-amodal"]
-ORDER_METHODS = ("occlusion order", "spill order (old heuristic)", "occlusion order on GT masks")
+ORDER_METHODS = ("occlusion order", "spill order (old heuristic)", "occlusion order on GT masks",
+                 "GT amodal + predicted visible masks", "predicted amodal + GT visible masks")
 MASK_ROWS = {
     "visible: modal head": "visible",
     "visible: amodal mask as visible": "visible",
@@ -45,6 +66,11 @@ MASK_ROWS = {
     "amodal: amodal head": "amodal",
 }
 SUBSETS = ("occluded", "unoccluded", "all")
+VISIBLE_ROW, AMODAL_ROW = "visible: modal head", "amodal: amodal head"
+BREAKDOWN = (
+    "front visible claims", "back visible claims", "back claims more",
+    "front amodal covers", "back amodal covers", "predicted overlap empty", "amodal bleed",
+)  # fmt: skip
 
 
 def gt_front_pairs(records: Sequence[InstanceRecord]) -> dict[tuple[int, int], int]:
@@ -72,10 +98,110 @@ def gt_front_pairs(records: Sequence[InstanceRecord]) -> dict[tuple[int, int], i
     return pairs
 
 
+def _full_iou(pred: np.ndarray, truth: np.ndarray) -> float:
+    union = np.count_nonzero(pred | truth)
+    return float(np.count_nonzero(pred & truth) / union) if union else 1.0
+
+
 def _iou(pred: RoiMask, truth: np.ndarray) -> float:
-    full = pred.paste(*truth.shape)
-    union = np.count_nonzero(full | truth)
-    return float(np.count_nonzero(full & truth) / union) if union else 1.0
+    return _full_iou(pred.paste(*truth.shape), truth)
+
+
+def overlap_breakdown(
+    amodal: Sequence[np.ndarray], visible: Sequence[np.ndarray], gt_amodal: Sequence[np.ndarray],
+    truth: dict[tuple[int, int], int],
+) -> list[dict[str, float]]:
+    """Per GT pair of `truth` ({(i, j): front}), the shares of `BREAKDOWN` (module docstring) of
+    full-image bool masks: predicted `amodal` and `visible`, and the GT amodal masks. A share
+    that is undefined for a pair (bleed without a predicted overlap) is NaN."""
+    rows = []
+    for (i, j), front in truth.items():
+        back = j if front == i else i
+        true_overlap = gt_amodal[front] & gt_amodal[back]
+        size = np.count_nonzero(true_overlap)
+        if size == 0:
+            continue  # layer order of masks that do not overlap (not written by our generators)
+
+        def share(mask: np.ndarray, size: int = size, region: np.ndarray = true_overlap) -> float:
+            return np.count_nonzero(mask & region) / size
+
+        claims_front, claims_back = share(visible[front]), share(visible[back])
+        predicted = amodal[front] & amodal[back]
+        predicted_size = np.count_nonzero(predicted)
+        bleed = (np.count_nonzero(predicted & ~true_overlap) / predicted_size
+                 if predicted_size else float("nan"))  # fmt: skip
+        rows.append(dict(zip(BREAKDOWN, (
+            claims_front, claims_back, float(claims_back > claims_front),
+            share(amodal[front]), share(amodal[back]), float(predicted_size == 0), bleed,
+        ))))  # fmt: skip
+    return rows
+
+
+def perturb_mask(mask: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """`mask` dilated or eroded (p = 0.5) by a disk of radius k px, then shifted by integers
+    drawn uniformly from [-k, k] in x and y (pixels shifted out of the image are lost); k = 0
+    returns it unchanged."""
+    if k < 0:
+        raise ValueError(f"noise radius must be >= 0, got {k}")
+    if k == 0:
+        return mask.copy()
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1))
+    op = cv2.dilate if rng.random() < 0.5 else cv2.erode
+    grown = op(mask.astype(np.uint8), kernel).astype(bool)
+    dx, dy = (int(v) for v in rng.integers(-k, k + 1, 2))
+    h, w = mask.shape
+    out = np.zeros_like(grown)
+    out[max(dy, 0) : h + min(dy, 0), max(dx, 0) : w + min(dx, 0)] = \
+        grown[max(-dy, 0) : h + min(-dy, 0), max(-dx, 0) : w + min(-dx, 0)]
+    return out
+
+
+def noise_robustness(
+    groups: Iterable[ImageGroup], radii: Sequence[int], kind: PromptKind = "gt-modal",
+    seed: int = 0, order_config: OrderConfig | None = None,
+) -> dict[str, Any]:
+    """The occlusion order on perturbed GT masks (`perturb_mask`, module docstring), one row per
+    noise radius k: accuracy and decided share over the GT pairs of the instances `kind` would
+    prompt, and the occluded instances' visible and amodal mIoU. A JSON-ready dict."""
+    groups = list(groups)
+    rows = []
+    for k in radii:
+        rng = np.random.default_rng([seed, k])
+        tally = OcclusionTally()
+        for group in groups:
+            keep, _ = _prompted(group, kind)
+            truth = _local_truth(group, keep, tally)
+            gt_amodal = [group.instances[n].amodal_mask.astype(bool) for n in keep]
+            gt_visible = [group.instances[n].visible_mask.astype(bool) for n in keep]
+            amodal = [perturb_mask(m, k, rng) for m in gt_amodal]
+            visible = [perturb_mask(m, k, rng) & a for m, a in zip(gt_visible, amodal)]
+            order = occlusion_order([RoiMask.from_full(m) for m in amodal],
+                                    [RoiMask.from_full(m) for m in visible], config=order_config)
+            tally.add_pairs(ORDER_METHODS[0], truth, order.front_of)
+            for n, m in enumerate(keep):
+                occluded = group.instances[m].is_occluded
+                tally.add_iou(VISIBLE_ROW, occluded, _full_iou(visible[n], gt_visible[n]))
+                tally.add_iou(AMODAL_ROW, occluded, _full_iou(amodal[n], gt_amodal[n]))
+        summary = tally.summary()
+        order = summary["order"][ORDER_METHODS[0]]
+        masks = summary["masks"]
+        rows.append({"k": k, "accuracy": order["accuracy"], "decided": order["decided"],
+                     "visible_mIoU_occluded": masks[VISIBLE_ROW]["occluded"]["mIoU"],
+                     "amodal_mIoU_occluded": masks[AMODAL_ROW]["occluded"]["mIoU"],
+                     "pairs": summary["pairs"]})  # fmt: skip
+    return {"prompts": kind, "seed": seed, "rows": rows}
+
+
+def noise_markdown(result: dict[str, Any]) -> str:
+    """The noise curve as a table."""
+    lines = [f"Occlusion order on perturbed GT masks ({result['prompts']} instances, seed "
+             f"{result['seed']}):", "",
+             "| k (px) | order accuracy | decided | visible mIoU, occluded "
+             "| amodal mIoU, occluded |", "|---|---|---|---|---|"]  # fmt: skip
+    for r in result["rows"]:
+        lines.append(f"| {r['k']} | {100 * r['accuracy']:.1f} % | {100 * r['decided']:.1f} % | "
+                     f"{r['visible_mIoU_occluded']:.3f} | {r['amodal_mIoU_occluded']:.3f} |")
+    return "\n".join(lines)
 
 
 def spill_front(front_to_back: Sequence[int]) -> Callable[[int, int], int]:
@@ -96,6 +222,7 @@ class OcclusionTally:
     images: int = 0
     unprompted: int = 0  # GT instances without a prompt (nothing visible for a visible box)
     pairs_unprompted: int = 0  # GT pairs with an unprompted instance, left out
+    breakdown: list[dict[str, float]] = field(default_factory=list)  # overlap_breakdown rows
 
     def add_pairs(self, method: str, truth: dict[tuple[int, int], int],
                   decide: Callable[[int, int], int | None]) -> None:  # fmt: skip
@@ -117,9 +244,15 @@ class OcclusionTally:
         masks = {row: {s: {"mIoU": float(np.mean(v)) if v else float("nan"), "count": len(v)}
                        for s, v in subsets.items()}
                  for row, subsets in self.ious.items()}  # fmt: skip
-        return {"pairs": self.pairs, "images": self.images, "order": order, "masks": masks,
-                "unprompted_instances": self.unprompted,
-                "pairs_left_out": self.pairs_unprompted}  # fmt: skip
+        out = {"pairs": self.pairs, "images": self.images, "order": order, "masks": masks,
+               "unprompted_instances": self.unprompted,
+               "pairs_left_out": self.pairs_unprompted}  # fmt: skip
+        if self.breakdown:
+            out["overlap_breakdown"] = {
+                key: float(np.nanmean([r[key] for r in self.breakdown]))
+                if any(not np.isnan(r[key]) for r in self.breakdown) else float("nan")
+                for key in BREAKDOWN} | {"pairs": len(self.breakdown)}  # fmt: skip
+        return out
 
 
 def _prompted(group: ImageGroup, kind: PromptKind) -> tuple[list[int], np.ndarray]:
@@ -134,6 +267,21 @@ def _prompted(group: ImageGroup, kind: PromptKind) -> tuple[list[int], np.ndarra
     return keep, xywh_to_xyxy(np.asarray(boxes, np.float64).reshape(-1, 4))
 
 
+def _local_truth(group: ImageGroup, keep: list[int], tally: OcclusionTally
+                 ) -> dict[tuple[int, int], int]:  # fmt: skip
+    """The GT pairs of the prompted instances `keep`, in indices into `keep`; counts the image,
+    its unprompted instances and the pairs left out in `tally`."""
+    all_pairs = gt_front_pairs(group.instances)
+    tally.images += 1
+    tally.unprompted += len(group.instances) - len(keep)
+    local = {k: n for n, k in enumerate(keep)}
+    truth = {(local[i], local[j]): local[f] for (i, j), f in all_pairs.items()
+             if i in local and j in local}  # fmt: skip
+    tally.pairs_unprompted += len(all_pairs) - len(truth)
+    tally.pairs += len(truth)
+    return truth
+
+
 def evaluate_image(
     predictor: AmodalPredictor, group: ImageGroup, kind: PromptKind, tally: OcclusionTally,
     order_config: OrderConfig | None = None,
@@ -142,15 +290,8 @@ def evaluate_image(
     if not predictor.has_modal_head:
         raise ValueError("occlusion evaluation needs a network with a modal head")
     records = group.instances
-    all_pairs = gt_front_pairs(records)
     keep, boxes = _prompted(group, kind)
-    tally.images += 1
-    tally.unprompted += len(records) - len(keep)
-    local = {k: n for n, k in enumerate(keep)}
-    truth = {(local[i], local[j]): local[f] for (i, j), f in all_pairs.items()
-             if i in local and j in local}  # fmt: skip
-    tally.pairs_unprompted += len(all_pairs) - len(truth)
-    tally.pairs += len(truth)
+    truth = _local_truth(group, keep, tally)
     if not keep:
         return None
     image = read_image_rgb(group.image_path)
@@ -172,7 +313,17 @@ def evaluate_image(
     oracle = occlusion_order([RoiMask.from_full(m) for m in gt_amodal],
                              [RoiMask.from_full(m) for m in gt_visible], config=order_config)
     tally.add_pairs(ORDER_METHODS[2], truth, oracle.front_of)
-    spill_visible = visible_from_order(amodal, spill, (group.height, group.width))
+    hw = (group.height, group.width)
+    gt_rois = [RoiMask.from_full(m) for m in gt_amodal]
+    mixed = occlusion_order(gt_rois, [RoiMask.from_full(v.paste(*hw) & a)
+                                      for v, a in zip(visible, gt_amodal)], config=order_config)
+    tally.add_pairs(ORDER_METHODS[3], truth, mixed.front_of)
+    mixed = occlusion_order(amodal, [RoiMask.from_full(v & a.paste(*hw))
+                                     for v, a in zip(gt_visible, amodal)], config=order_config)
+    tally.add_pairs(ORDER_METHODS[4], truth, mixed.front_of)
+    spill_visible = visible_from_order(amodal, spill, hw)
+    tally.breakdown += overlap_breakdown([m.paste(*hw) for m in amodal],
+                                         [m.paste(*hw) for m in visible], gt_amodal, truth)
     for n, k in enumerate(keep):
         occluded = records[k].is_occluded
         got = prediction.masks[n]
@@ -211,8 +362,15 @@ def markdown(summary: dict[str, Any]) -> str:
     for row, subsets in summary["masks"].items():
         cells = " | ".join(f"{subsets[s]['mIoU']:.3f} ({subsets[s]['count']})" for s in SUBSETS)
         lines.append(f"| {row} | {cells} |")
+    breakdown = summary.get("overlap_breakdown")
+    if breakdown:
+        lines += ["", f"Over the true overlap of each GT pair ({breakdown['pairs']} pairs; "
+                  "predicted masks):", "", "| " + " | ".join(BREAKDOWN) + " |",
+                  "|" + "---|" * len(BREAKDOWN),
+                  "| " + " | ".join(f"{breakdown[k]:.3f}" for k in BREAKDOWN) + " |"]  # fmt: skip
     return "\n".join(lines)
 
 
-__all__ = ["ORDER_METHODS", "OcclusionTally", "evaluate_image", "evaluate_occlusion",
-           "gt_front_pairs", "markdown", "spill_front"]
+__all__ = ["BREAKDOWN", "ORDER_METHODS", "OcclusionTally", "evaluate_image", "evaluate_occlusion",
+           "gt_front_pairs", "markdown", "noise_markdown", "noise_robustness", "overlap_breakdown",
+           "perturb_mask", "spill_front"]

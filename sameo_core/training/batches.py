@@ -33,16 +33,22 @@ class InstanceBatch:
     targets: torch.Tensor  # [N, L, L] float {0, 1} amodal masks at the low-res size L
     keys: tuple[str, ...]  # per image, see Sample.key
     visible_targets: torch.Tensor | None = None  # [N, L, L] visible masks (modal head)
+    # [N, L, L] union of the amodal masks of the *other* objects of each instance's image (all
+    # of its instances, picked or not): where the overlap-weighted loss weighs more
+    others: torch.Tensor | None = None
 
     def to(self, device: torch.device) -> InstanceBatch:
-        visible = self.visible_targets
+        def move(t: torch.Tensor | None) -> torch.Tensor | None:
+            return None if t is None else t.to(device, non_blocking=True)
+
         return InstanceBatch(
             self.images.to(device, non_blocking=True),
             self.image_index.to(device),
             self.boxes.to(device),
             self.targets.to(device, non_blocking=True),
             self.keys,
-            None if visible is None else visible.to(device, non_blocking=True),
+            move(self.visible_targets),
+            move(self.others),
         )
 
 
@@ -80,7 +86,7 @@ def collate(
         img_size: the encoder's square input side S.
         mask_size: the decoder's low-res mask side L.
     """
-    images, index, boxes, targets, visible = [], [], [], [], []
+    images, index, boxes, targets, visible, others = [], [], [], [], [], []
     for sample, pick, box in zip(samples, picks, prompt_boxes):
         if len(pick) == 0:
             continue
@@ -91,10 +97,18 @@ def collate(
         boxes.append(torch.from_numpy(box * scale))
         targets.append(target_tensor(sample.amodal[pick], mask_size))
         visible.append(target_tensor(sample.visible[pick], mask_size))
+        others.append(target_tensor(other_objects(sample.amodal, pick), mask_size))
     if not images:
         raise ValueError("a batch needs at least one instance")
     keys = tuple(s.key for s, p in zip(samples, picks) if len(p))
     return InstanceBatch(
         torch.stack(images), torch.tensor(index), torch.cat(boxes), torch.cat(targets), keys,
-        torch.cat(visible),
+        torch.cat(visible), torch.cat(others),
     )
+
+
+def other_objects(amodal: np.ndarray, pick: np.ndarray) -> np.ndarray:
+    """[len(pick), H, W] bool: for each picked instance, the union of the amodal masks of every
+    other instance of the image (``amodal`` is [K, H, W] bool)."""
+    counts = amodal.sum(0, dtype=np.int32)  # objects covering each pixel
+    return (counts[None] - amodal[pick]) > 0

@@ -41,10 +41,11 @@ def head_weights(weights: dict[str, float], heads: Sequence[Head]) -> dict[str, 
 
 def head_losses(criterion: torch.nn.Module, outputs: HeadOutputs, batch: InstanceBatch
                 ) -> dict[str, Tensor]:  # fmt: skip
-    """The criterion's terms of every head, on that head's targets, with its prefix."""
+    """The criterion's terms of every head, on that head's targets, with its prefix (the other
+    objects' masks go along for an overlap-weighted criterion)."""
     terms = {}
     for head, (logits, iou) in outputs.items():
         targets = head_targets(batch, head)
-        for key, value in criterion(logits.float(), iou.float(), targets).items():
+        for key, value in criterion(logits.float(), iou.float(), targets, batch.others).items():
             terms[PREFIX[head] + key] = value
     return terms

@@ -22,9 +22,18 @@ Decisions on points that neither the paper nor the authors' public evaluation co
   the same whichever output wins). At test time the output with the best *predicted* IoU is
   taken, as in the authors' evaluation script (``test_net_aissam_eff.py``), so the IoU head must
   rank all three outputs, not only the one that happened to win during training.
+* Overlap weighting (ours, issue 18; off by default, the paper has none): with
+  ``overlap_weight = λ > 0`` every pixel inside another object's amodal mask weighs 1 + λ in the
+  Dice sums and in the focal mean of a mask (the focal term is normalised by the weights, so an
+  object alone in its image has exactly the unweighted loss). Those pixels are where completion
+  (amodal head: the hidden part) and the visible/hidden split (modal head: who is seen where two
+  objects overlap) are decided, and a small share of the mask, so an unweighted loss barely
+  trains them (BENCHMARKS.md, "Occlusion order on the model's own masks").
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn.functional as F
@@ -51,19 +60,28 @@ def _check_pair(logits: Tensor, targets: Tensor) -> None:
         raise ValueError(f"expected masks of shape [..., H, W], got {tuple(logits.shape)}")
 
 
-def dice_loss(logits: Tensor, targets: Tensor, reduction: str = "mean") -> Tensor:
+def dice_loss(
+    logits: Tensor, targets: Tensor, reduction: str = "mean", weights: Tensor | None = None
+) -> Tensor:
     """Dice loss on sigmoid probabilities (paper eq. 3), one value per mask.
 
     Args:
         logits: ``[..., H, W]`` mask logits.
         targets: ``[..., H, W]`` ground truth in {0, 1} (float), same shape as ``logits``.
         reduction: ``'none'`` (shape ``[...]``), ``'mean'`` or ``'sum'``.
+        weights: optional ``[..., H, W]`` per-pixel weights > 0 (broadcastable), applied to
+            every sum: ``1 - (2 Σ w p t + 1) / (Σ w p + Σ w t + 1)``.
     """
     _check_pair(logits, targets)
     probs = logits.sigmoid().flatten(-2)
     targets = targets.to(probs.dtype).flatten(-2)
-    numerator = 2 * (probs * targets).sum(-1) + 1
-    denominator = probs.sum(-1) + targets.sum(-1) + 1
+    if weights is not None:
+        w = weights.to(probs.dtype).expand_as(logits).flatten(-2)
+        probs_w, targets_w = probs * w, targets * w
+    else:
+        probs_w, targets_w = probs, targets
+    numerator = 2 * (probs_w * targets).sum(-1) + 1
+    denominator = probs_w.sum(-1) + targets_w.sum(-1) + 1
     return _reduce(1 - numerator / denominator, reduction)
 
 
@@ -73,6 +91,7 @@ def focal_loss(
     alpha: float | None = None,
     gamma: float = 2.0,
     reduction: str = "mean",
+    weights: Tensor | None = None,
 ) -> Tensor:
     """Sigmoid focal loss (paper eq. 4, gamma = 2) averaged over the pixels of each mask.
 
@@ -83,13 +102,18 @@ def focal_loss(
             ``1 - alpha``), as torchvision's; a negative value also means none.
         gamma: focusing parameter.
         reduction: ``'none'`` (shape ``[...]``, one value per mask), ``'mean'`` or ``'sum'``.
+        weights: optional ``[..., H, W]`` per-pixel weights > 0 (broadcastable): the weighted
+            mean ``Σ w fl / Σ w`` replaces the mean.
     """
     _check_pair(logits, targets)
     per_pixel = _tv_sigmoid_focal_loss(
         logits.float(), targets.float(), alpha=-1.0 if alpha is None else alpha, gamma=gamma,
         reduction="none",
     )  # fmt: skip
-    return _reduce(per_pixel.flatten(-2).mean(-1), reduction)
+    if weights is None:
+        return _reduce(per_pixel.flatten(-2).mean(-1), reduction)
+    w = weights.float().expand_as(per_pixel).flatten(-2)
+    return _reduce((per_pixel.flatten(-2) * w).sum(-1) / w.sum(-1), reduction)
 
 
 @torch.no_grad()
@@ -147,20 +171,29 @@ class SameoCriterion(nn.Module):
         focal_alpha: float | None = None,
         focal_gamma: float = 2.0,
         weight_dict: dict[str, float] | None = None,
+        overlap_weight: float = 0.0,
     ) -> None:
         super().__init__()
+        if not (math.isfinite(overlap_weight) and overlap_weight >= 0):
+            raise ValueError(f"overlap_weight must be finite and >= 0, got {overlap_weight}")
         self.focal_alpha = focal_alpha
         self.focal_gamma = focal_gamma
+        self.overlap_weight = overlap_weight
         weights = PAPER_WEIGHTS if weight_dict is None else weight_dict
         self.selection_weights = (weights.get("loss_dice", 0.0), weights.get("loss_focal", 0.0))
 
-    def forward(self, logits: Tensor, iou_pred: Tensor, targets: Tensor) -> dict[str, Tensor]:
+    def forward(
+        self, logits: Tensor, iou_pred: Tensor, targets: Tensor, others: Tensor | None = None
+    ) -> dict[str, Tensor]:
         """Compute the loss terms.
 
         Args:
             logits: ``[N, K, h, w]`` mask logits of N instances with K outputs (K = 3 or 1).
             iou_pred: ``[N, K]`` predicted IoUs.
             targets: ``[N, H, W]`` binary amodal ground truth; resized to ``h x w`` if needed.
+            others: ``[N, H, W]`` binary union of the amodal masks of the other objects of
+                each instance's image (resized like ``targets``); their pixels weigh
+                1 + ``overlap_weight`` (module docstring). Needed when overlap_weight > 0.
 
         Returns:
             ``loss_dice``, ``loss_focal``, ``loss_iou`` (scalars), plus ``iou`` (mean IoU of the
@@ -173,10 +206,17 @@ class SameoCriterion(nn.Module):
             )
         targets = resize_targets(targets, tuple(logits.shape[-2:]))
         expanded = targets[:, None].expand_as(logits)
-        dice = dice_loss(logits, expanded, reduction="none")
+        weights = None
+        if self.overlap_weight > 0:
+            if others is None:
+                raise ValueError("overlap_weight > 0 needs the other objects' masks (others)")
+            others = resize_targets(others, tuple(logits.shape[-2:]))
+            weights = (1 + self.overlap_weight * others)[:, None]
+        dice = dice_loss(logits, expanded, reduction="none", weights=weights)
         focal = focal_loss(
-            logits, expanded, self.focal_alpha, self.focal_gamma, reduction="none"
-        )
+            logits, expanded, self.focal_alpha, self.focal_gamma, reduction="none",
+            weights=weights,
+        )  # fmt: skip
         w_dice, w_focal = self.selection_weights
         # the output with the least weighted mask loss, per instance (SAM's min-loss rule)
         best = (w_dice * dice + w_focal * focal).detach().argmin(dim=1, keepdim=True)

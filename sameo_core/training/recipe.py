@@ -8,6 +8,7 @@ each value is parsed as a YAML scalar or flow sequence (``data.sources=[shapes]`
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from typing import Any
 import yaml
 
 from sameo_core.data.filters import DEFAULT_MAX_OCCLUSION, FILTER_NAMES
+from sameo_core.data.procedural_scenes import SceneConfig
 from sameo_core.training.heads import check_heads
 
 BATCH_UNITS = ("instances", "images")
@@ -58,6 +60,24 @@ class DataSpec:
     filter_max_image_share: float = 0.90  # large: amodal mask > this share of the image
     filter_max_occlusion: float = DEFAULT_MAX_OCCLUSION  # heavy_occlusion: occluded more
     shapes_image_size: int = 128  # side of procedural scenes
+    # How cluttered the procedural scenes are (sameo_core.data.procedural_scenes.SceneConfig;
+    # the defaults are SceneConfig's): objects per scene (inclusive range), the chance that a new
+    # object is placed to hide part of an earlier one, and the range of occlusion rates.
+    shapes_num_objects: tuple[int, ...] = (2, 4)
+    shapes_occlude_probability: float = 0.6
+    shapes_occlusion_range: tuple[float, ...] = (0.1, 0.7)
+
+    def scene_config(self) -> SceneConfig:
+        """The procedural scenes' clutter (`shapes_*`), validated by `SceneConfig`."""
+        if len(self.shapes_num_objects) != 2 or len(self.shapes_occlusion_range) != 2:
+            raise ValueError("data.shapes_num_objects and data.shapes_occlusion_range are "
+                             "[low, high] pairs")  # fmt: skip
+        return SceneConfig(
+            image_size=self.shapes_image_size,
+            num_objects=tuple(self.shapes_num_objects),  # type: ignore[arg-type]
+            occlude_probability=self.shapes_occlude_probability,
+            occlusion_range=tuple(self.shapes_occlusion_range),  # type: ignore[arg-type]
+        )
     num_workers: int = 0
     val_gt: str = ""  # GT for periodic validation: FORMAT:PATH or an amodal-COCO json; "" = none
     val_image_root: str = ""
@@ -85,6 +105,9 @@ class OptimSpec:
     # fine-tuning recipes, but at alpha = 0.25 a missed object pixel gets a third of the
     # gradient of a false-positive pixel, which works against completing hidden parts.
     focal_alpha: float | None = None
+    # Ours (issue 18), 0 = off (the paper): pixels inside other objects' amodal masks weigh
+    # 1 + overlap_weight in both heads' Dice and focal terms (sameo_core/training/losses.py).
+    overlap_weight: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -130,6 +153,10 @@ class TrainConfig:
         if self.data.max_instances_per_image < 1:
             raise ValueError("data.max_instances_per_image must be positive")
         _check_filters(self.data)
+        self.data.scene_config()  # validates the procedural scenes' settings
+        if not (math.isfinite(self.optim.overlap_weight) and self.optim.overlap_weight >= 0):
+            raise ValueError(f"optim.overlap_weight must be finite and >= 0, got "
+                             f"{self.optim.overlap_weight}")  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
         return _plain(dataclasses.asdict(self))

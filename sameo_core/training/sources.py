@@ -7,6 +7,7 @@ what makes ``--resume`` exact and gives every rank its own stream (DistributedSa
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,8 +37,11 @@ class ProceduralScenes:
 
     name = SHAPES
 
-    def __init__(self, image_size: int, nominal_size: int = 100_000) -> None:
-        self.config = SceneConfig(image_size=image_size)
+    def __init__(
+        self, image_size: int, nominal_size: int = 100_000, config: SceneConfig | None = None
+    ) -> None:
+        """`config` (its image_size replaced by `image_size`): the scenes' clutter."""
+        self.config = dataclasses.replace(config or SceneConfig(), image_size=image_size)
         self.nominal_size = nominal_size  # weight in the log-size dataset mix
 
     def __len__(self) -> int:
@@ -119,11 +123,13 @@ def open_source(
     image_root: str = "",
     shapes_image_size: int = 128,
     filters: FilterConfig | None = None,
+    scene_config: SceneConfig | None = None,
 ) -> Source:
     """``shapes`` or ``FORMAT:PATH`` (a reader name of ``sameo_core.data.registry``), with the
-    quality ``filters`` applied to a stored dataset (None: every valid instance)."""
+    quality ``filters`` applied to a stored dataset (None: every valid instance); procedural
+    scenes are made with ``scene_config`` (None: `SceneConfig`'s defaults)."""
     if spec == SHAPES:
-        return ProceduralScenes(shapes_image_size)
+        return ProceduralScenes(shapes_image_size, config=scene_config)
     fmt, path = parse_spec(spec)
     if not has_visible_masks(fmt):
         raise ValueError(f"data source {spec!r}: format {fmt} has no visible masks, which "
@@ -137,3 +143,4 @@ def open_source(
         raise ValueError(f"data source {spec!r} holds no usable instance")
     names = filters.names if filters is not None else ()
     return FileSource(f"{fmt}:{Path(path).name}", groups, result.report, report, names)
+

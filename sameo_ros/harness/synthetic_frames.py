@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from sameo_core.camera import PinholeIntrinsics, metres_to_depth
-from sameo_core.data.procedural_scenes import SceneConfig, generate_scene
+from sameo_core.data.procedural_scenes import CLUTTERED, SceneConfig, generate_scene
 from sameo_core.data.rgbd_scenes import RgbdScene
 from sameo_core.geometry import RoiMask, mask_boxes
 from sameo_core.inference.occlusion_order import occlusion_order
@@ -53,26 +53,43 @@ def scene_frame(
     """
     rng = np.random.default_rng(seed)
     rgb, instances = generate_scene(rng, SceneConfig(image_size=size))
+    width, height = canvas or (size, size)
+    full = np.zeros((height, width, 3), np.uint8)
+    full[:size, :size] = rgb[:height, :width]
+
+    def place(mask: np.ndarray) -> np.ndarray:
+        out = np.zeros((height, width), bool)
+        out[:size, :size] = mask[:height, :width]
+        return out
+
+    return _frame(full, instances, rng, detections, place)
+
+
+def cluttered_frame(seed: int) -> Frame:
+    """A cluttered 640x480 demo scene (`sameo_core.data.procedural_scenes.CLUTTERED`: 6-8
+    objects, most of them 30-70 % hidden), one detection per object with a visible part."""
+    rng = np.random.default_rng(seed)
+    rgb, instances = generate_scene(rng, CLUTTERED)
+    return _frame(rgb, instances, rng, None, lambda mask: mask)
+
+
+def _frame(rgb: np.ndarray, instances: list, rng: np.random.Generator, detections: int | None,
+           place) -> Frame:  # fmt: skip
+    """The Frame of a scene's instances (`place` puts a scene mask on the frame): objects hidden
+    entirely are not detected; boxes around the visible parts."""
     kept = [k for k, inst in enumerate(instances) if inst.visible_mask.any()]
     new_index = {old: new for new, old in enumerate(kept)}
     occluders = [tuple(f"obj{new_index[j]}" for j in instances[k].occluded_by if j in new_index)
                  for k in kept]  # fmt: skip
     instances = [instances[k] for k in kept]
-    width, height = canvas or (size, size)
-    full = np.zeros((height, width, 3), np.uint8)
-    full[:size, :size] = rgb[:height, :width]
-    amodal, visible = [], []
-    for inst in instances:
-        a, v = np.zeros((height, width), bool), np.zeros((height, width), bool)
-        a[:size, :size], v[:size, :size] = inst.amodal_mask, inst.visible_mask
-        amodal.append(a)
-        visible.append(v)
+    amodal = [place(inst.amodal_mask) for inst in instances]
+    visible = [place(inst.visible_mask) for inst in instances]
     count = detections or len(instances)
     source = [k % len(instances) for k in range(count)]
     jitter = rng.integers(-3, 4, size=(count, 4)) * (np.arange(count) >= len(instances))[:, None]
     boxes = mask_boxes(np.stack([visible[k] for k in source])) + jitter
     return Frame(
-        rgb=full,
+        rgb=rgb,
         boxes=boxes.astype(np.float64),
         ids=tuple(f"obj{k}" for k in range(count)),
         class_ids=tuple(instances[k].category_name for k in source),

@@ -1,5 +1,7 @@
-"""Occlusion evaluation: GT pairs from the layer order, order accuracy and mean IoUs, and the
-`training.evaluate_occlusion` command end to end."""
+"""Occlusion evaluation: GT pairs from the layer order, order accuracy and mean IoUs, where the
+order fails (the breakdown over each GT pair's true overlap, the rule with one head replaced by
+the truth), the mask-noise robustness mode, and the `training.evaluate_occlusion` command end to
+end."""
 
 import dataclasses
 import json
@@ -16,7 +18,15 @@ import torch
 from sameo_core.data.images import read_image_rgb
 from sameo_core.data.records import group_by_image
 from sameo_core.data.registry import read_dataset
-from sameo_core.evaluation.occlusion import ORDER_METHODS, evaluate_occlusion, gt_front_pairs
+from sameo_core.evaluation.occlusion import (
+    BREAKDOWN,
+    ORDER_METHODS,
+    evaluate_occlusion,
+    gt_front_pairs,
+    noise_robustness,
+    overlap_breakdown,
+    perturb_mask,
+)
 from sameo_core.geometry import RoiMask, xywh_to_xyxy
 from sameo_core.inference import AmodalPredictor
 from sameo_core.model import build_sameo
@@ -140,3 +150,97 @@ def test_evaluate_occlusion_command(tmp_path, scenes):
                    str(tmp_path / "amodal.pt"))
     assert refused.returncode == 2 and "has no modal head" in refused.stderr
     assert "Traceback" not in refused.stderr
+
+
+
+def _rect(y0: int, x0: int, y1: int, x1: int, shape=(20, 20)) -> np.ndarray:
+    mask = np.zeros(shape, bool)
+    mask[y0:y1, x0:x1] = True
+    return mask
+
+
+def test_breakdown_of_hand_made_masks():
+    # truth: object 0 (front) at rows 0-10, object 1 (back) at rows 5-15; overlap rows 5-10
+    gt = [_rect(0, 0, 10, 10), _rect(5, 0, 15, 10)]
+    overlap = 50
+    # predicted: the back object's amodal mask covers only rows 8-15 of it (under-completion),
+    # the front object's bleeds down to row 12 (into the back's visible part)
+    amodal = [_rect(0, 0, 12, 10), _rect(8, 0, 15, 10)]
+    visible = [_rect(0, 0, 8, 10), _rect(8, 0, 15, 10)]  # the back claims rows 8-10
+    (row,) = overlap_breakdown(amodal, visible, gt, {(0, 1): 0})
+    assert set(row) == set(BREAKDOWN)
+    assert row["front visible claims"] == 30 / overlap
+    assert row["back visible claims"] == 20 / overlap
+    assert row["back claims more"] == 0.0
+    assert row["front amodal covers"] == 1.0
+    assert row["back amodal covers"] == 20 / overlap
+    assert row["predicted overlap empty"] == 0.0
+    # predicted overlap rows 8-12 (40 px), of which rows 10-12 lie outside the true overlap
+    assert row["amodal bleed"] == 20 / 40
+    # the same pair listed with the other index in front swaps the roles
+    (swapped,) = overlap_breakdown(amodal[::-1], visible[::-1], gt[::-1], {(0, 1): 1})
+    assert swapped == row
+    # GT masks: the truth itself
+    (exact,) = overlap_breakdown(gt, [gt[0], gt[1] & ~gt[0]], gt, {(0, 1): 0})
+    assert (exact["front visible claims"], exact["back visible claims"], exact["amodal bleed"],
+            exact["back amodal covers"]) == (1.0, 0.0, 0.0, 1.0)  # fmt: skip
+    (empty,) = overlap_breakdown([gt[0], _rect(15, 0, 20, 10)], visible, gt, {(0, 1): 0})
+    assert empty["predicted overlap empty"] == 1.0 and np.isnan(empty["amodal bleed"])
+
+
+def test_perfect_masks_give_the_truth_in_every_row(groups):
+    summary = evaluate_occlusion(PerfectPredictor(groups), groups)
+    order = summary["order"]
+    for method in ORDER_METHODS[2:]:  # GT masks, and each head replaced by the truth
+        assert order[method] == order[ORDER_METHODS[0]], method
+    breakdown = summary["overlap_breakdown"]
+    assert breakdown["pairs"] == summary["pairs"]
+    assert breakdown["back visible claims"] == 0.0 and breakdown["amodal bleed"] == 0.0
+    assert breakdown["front amodal covers"] == breakdown["back amodal covers"] == 1.0
+    assert 0.5 < breakdown["front visible claims"] <= 1.0  # < 1 only where a third one hides
+
+
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_perturb_mask_moves_the_border_by_k_and_shifts_by_at_most_k(k):
+    mask = _rect(10, 10, 30, 30, (40, 40))
+    grown, shrunk = 0, 0
+    for seed in range(20):
+        out = perturb_mask(mask, k, np.random.default_rng(seed))
+        area = out.sum()
+        grown += area > mask.sum()
+        shrunk += area < mask.sum()
+        ys, xs = np.nonzero(out)
+        assert 10 - 2 * k <= ys.min() <= 10 + 2 * k and 10 - 2 * k <= xs.min() <= 10 + 2 * k
+        # a dilation or an erosion by k of a 20 x 20 square, moved
+        side = ys.max() - ys.min() + 1
+        assert side in (20 + 2 * k, 20 - 2 * k)
+    assert grown and shrunk  # both operations happen
+    np.testing.assert_array_equal(perturb_mask(mask, 0, np.random.default_rng(0)), mask)
+    with pytest.raises(ValueError, match="noise radius"):
+        perturb_mask(mask, -1, np.random.default_rng(0))
+
+
+def test_noise_robustness_at_zero_is_the_rule_on_gt_masks(groups):
+    result = noise_robustness(groups, [0, 2], seed=3)
+    exact, noisy = result["rows"]
+    oracle = evaluate_occlusion(PerfectPredictor(groups), groups)["order"][ORDER_METHODS[2]]
+    assert (exact["k"], exact["accuracy"], exact["decided"]) == (0, oracle["accuracy"],
+                                                                 oracle["decided"])  # fmt: skip
+    assert exact["visible_mIoU_occluded"] == exact["amodal_mIoU_occluded"] == 1.0
+    assert noisy["visible_mIoU_occluded"] < 1.0 and noisy["amodal_mIoU_occluded"] < 1.0
+    assert noise_robustness(groups, [2], seed=3)["rows"][0] == noisy  # seeded
+
+
+def test_noise_command(tmp_path, scenes):
+    out = tmp_path / "noise.json"
+    proc = _run("training.evaluate_occlusion", "--gt", f"amodal_coco:{scenes}", "--noise", "0",
+                "1", "--json", str(out))  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(out.read_text())
+    assert [r["k"] for r in result["rows"]] == [0, 1]
+    assert "| k (px) | order accuracy |" in proc.stdout
+    for args, message in ((["--noise", "99"], "must be in 0..32"),
+                          (["--noise", "1", "--checkpoint", "x.pt"], "no --checkpoint"),
+                          ([], "--checkpoint is required")):  # fmt: skip
+        refused = _run("training.evaluate_occlusion", "--gt", str(scenes), *args)
+        assert refused.returncode == 2 and message in refused.stderr, refused.stderr[-2000:]
