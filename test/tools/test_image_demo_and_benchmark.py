@@ -35,6 +35,30 @@ def test_demo_writes_overlay_and_rle_masks(tmp_path):
     assert "6 masks (visible boxes)" in proc.stdout
 
 
+def test_demo_on_a_cluttered_scene_draws_visible_hidden_parts_and_the_order(tmp_path):
+    from sameo_core.tools.image_demo import scene_objects
+
+    demo = Path(__file__).resolve().parents[2] / "checkpoints" / "demo" / "sameo_shapes_demo.pt"
+    out = tmp_path / "scene"
+    proc = subprocess.run(
+        [sys.executable, "-m", "sameo_core.tools.image_demo", "--checkpoint", str(demo),
+         "--scene", "3", "--prompt", "visible", "--out", str(out)],
+        check=True, capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS="1"),
+    )  # fmt: skip
+    rgb, objects = scene_objects(3)
+    assert rgb.shape == (480, 640, 3) and len(objects) >= 5
+    assert sum(o.occlusion_rate > 0 for o in objects) >= 2
+    results = json.loads((out / "masks.json").read_text())
+    assert len(results) == len(objects)
+    overlay = cv2.imread(str(out / "overlay.png"))
+    assert overlay.shape == (480, 640, 3) and not np.array_equal(overlay[:, :, ::-1], rgb)
+    assert "occlusion order, front to back (rank: index ...): r0:" in proc.stdout
+    assert f"{len(objects)} masks (visible boxes)" in proc.stdout
+    refused = subprocess.run([sys.executable, "-m", "sameo_core.tools.image_demo", "--scene",
+                              "-1", "--out", str(out)], capture_output=True, text=True)
+    assert refused.returncode == 2 and "--scene must be a seed" in refused.stderr
+
+
 def test_benchmark_prints_and_writes_json(tmp_path):
     root = Path(__file__).resolve().parents[2]
     proc = subprocess.run(
