@@ -82,7 +82,7 @@ class NodeConfig:
     score_threshold: float = 0.0
     mask_threshold: float = 0.0
     chunk_size: int | str = AUTO
-    torch_threads: int = 1  # BENCHMARKS.md "ROS node": best on our 2-core machines
+    torch_threads: int = 2  # BENCHMARKS.md "Node vs library model time": best on 2 cores
     debug_image: bool = True
     depth: bool = False  # RGB-D: depth + camera_info in, detections_3d out
     point_cloud: bool = False  # with depth: the visible points, labelled by instance
@@ -123,9 +123,10 @@ DESCRIPTIONS: dict[str, str] = {
     "mask_threshold": "logit threshold turning mask logits into the binary amodal mask",
     "chunk_size": "prompts decoded per mask-decoder call: auto (4 on a CPU, all boxes in one "
     f"call on CUDA) or a number 1-{BOUNDS['chunk_size'].limit}",
-    "torch_threads": "torch intra-op threads; 0 = torch's default (one per core). 1 is fastest "
-    "on a 2-core machine; on more cores leave one core per camera stream's DDS and callback "
-    f"work (README, \"ROS 2 node\") (0-{BOUNDS['torch_threads'].limit})",
+    "torch_threads": "torch intra-op threads of the model; 0 = torch's default (one per core). "
+    "2, one per core, is fastest on a 2-core machine; on more cores give it the cores the camera "
+    "drivers, the detector and DDS leave free (README, \"ROS 2 node\") "
+    f"(0-{BOUNDS['torch_threads'].limit})",
     "debug_image": "draw and publish the overlay on debug_image (only while it has subscribers)",
     "depth": "RGB-D: subscribe to depth (16UC1 mm or 32FC1 m, registered to image) and "
     "camera_info, paired by stamp like the detections; publish detections_3d",

@@ -126,6 +126,17 @@ def build_predictor(config: NodeConfig) -> AmodalPredictor:
     )
 
 
+def stage_seconds(prediction: Prediction) -> dict[str, float]:
+    """A prediction's stage times as the node reports them (FrameStats): encoder (the set_image
+    before it), decoder = prompt encoding + mask decoder of every head, postprocess =
+    post-processing + copies to the host; seconds."""
+    t = prediction.timings
+    if t is None:
+        return {"encoder": 0.0, "decoder": prediction.decoder_s, "postprocess": 0.0}
+    return {"encoder": t.encoder_s, "decoder": t.prompt_s + sum(t.decoder_s.values()),
+            "postprocess": t.postprocess_s + t.copy_s}  # fmt: skip
+
+
 def _attempt(step: Callable[..., R], *args: Any) -> R | Exception:
     """`step(*args)`, or the Exception it raised (one frame's failure stays that frame's)."""
     try:
@@ -372,14 +383,8 @@ class FramePipeline:
 
     @staticmethod
     def _output(prediction: Prediction, model_s: float) -> _ModelOutput:
-        """A prediction's masks and its stage times as the node reports them: decoder = prompt
-        encoding + mask decoder of every head, postprocess = post-processing + copies."""
-        t = prediction.timings
-        stages = {"encoder": 0.0, "decoder": prediction.decoder_s, "postprocess": 0.0}
-        if t is not None:
-            stages = {"encoder": t.encoder_s, "decoder": t.prompt_s + sum(t.decoder_s.values()),
-                      "postprocess": t.postprocess_s + t.copy_s}  # fmt: skip
-        return _ModelOutput(prediction.masks, dict(prediction.rejected), stages, model_s)
+        return _ModelOutput(prediction.masks, dict(prediction.rejected), stage_seconds(prediction),
+                            model_s)  # fmt: skip
 
     def warmup(self, height: int = 480, width: int = 640) -> float:
         """One frame of `height` x `width` with max_detections boxes through the model (the

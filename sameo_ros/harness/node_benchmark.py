@@ -17,13 +17,16 @@ node); every frame goes to each arm in turn, so the arms are compared on the sam
 run (BENCHMARKS.md, "ROS node"). `--library-threads 2` (repeatable) adds an arm `library_t2` that
 runs the same frames through the library's predictor in this process on 2 torch threads
 (`set_image` + `predict`, what the node reports as `model_ms`), in the same rotation while the
-nodes are idle: the node-vs-library model time, side by side.
+nodes are idle: the node-vs-library model time, side by side. The library arm runs in this
+process's main thread, as a script calls it; `2w` runs it in a long-lived worker thread instead,
+as the node runs its model (arm `library_t2w`).
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import torch
@@ -31,7 +34,7 @@ import yaml
 
 from sameo_core.tools import cli
 from sameo_ros.params import PARAMETERS, config_from_values
-from sameo_ros.pipeline import build_predictor
+from sameo_ros.pipeline import build_predictor, stage_seconds
 
 from .figures import machine, report
 from .node_session import (
@@ -58,9 +61,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="a node to compare, with parameter overrides (repeatable)")
     p.add_argument("--arm-env", action="append", default=[], metavar="LABEL:VAR=VALUE",
                    help="an environment variable of one arm's node (repeatable)")
-    p.add_argument("--library-threads", action="append", type=int, default=[], metavar="N",
-                   help="also time the library predictor in this process on N torch threads "
-                   "(repeatable)")
+    p.add_argument("--library-threads", action="append", type=_library_spec, default=[],
+                   metavar="N[w]", help="also time the library predictor in this process on N "
+                   "torch threads, in the main thread (N) or a worker thread (Nw); repeatable")
     p.add_argument("--json", type=Path, help="write the figures here")
     return p.parse_args(argv)  # fmt: skip
 
@@ -88,26 +91,40 @@ def arms_from_args(args: argparse.Namespace, base: dict[str, object]) -> list[Ar
     return [Arm(label, parameters, env[label]) for label, parameters in parsed.items()]
 
 
-def library_arm(parameters: dict[str, object], threads: int) -> LibraryArm:
+def _library_spec(text: str) -> tuple[int, bool]:
+    """N or Nw: torch threads, and whether the predictor runs in a worker thread."""
+    worker = text.endswith("w")
+    threads = int(text[:-1] if worker else text)
+    if threads < 1:
+        raise argparse.ArgumentTypeError(f"threads must be >= 1, got {text!r}")
+    return threads, worker
+
+
+def library_arm(parameters: dict[str, object], threads: int, worker: bool = False) -> LibraryArm:
     """The library's predictor, built as the node builds it from `parameters`, timed on a frame
-    on `threads` torch threads: set_image + predict (the node's model_ms), its encoder and
-    decoder parts."""
+    on `threads` torch threads: set_image + predict (the node's model_ms) and its stage times;
+    with `worker` in one long-lived worker thread (the node's model runs in one), else in the
+    calling thread."""
     config = config_from_values({k: v for k, v in parameters.items() if k in PARAMETERS})
     predictor = build_predictor(config)
     nan = float("nan")
+    pool = ThreadPoolExecutor(max_workers=1) if worker else None
 
     def run(frame: Frame, stamp: int) -> FrameTiming:
         torch.set_num_threads(threads)
         started = time.perf_counter()
-        encoder_s = predictor.set_image(frame.rgb)
+        predictor.set_image(frame.rgb)
         prediction = predictor.predict(frame.boxes, frame.scores)
         model_ms = (time.perf_counter() - started) * 1000.0
+        ms = {k: v * 1000.0 for k, v in stage_seconds(prediction).items()}
         return FrameTiming(
-            stamp, nan, model_ms, encoder_s * 1000.0, prediction.decoder_s * 1000.0, nan, nan,
-            nan, nan, nan, nan, len(prediction.masks), nan, nan,
+            stamp, nan, model_ms, ms["encoder"], ms["decoder"], ms["postprocess"], nan, nan,
+            nan, nan, nan, len(prediction.masks), nan, nan,
         )  # fmt: skip
 
-    return run
+    if pool is None:
+        return run
+    return lambda frame, stamp: pool.submit(run, frame, stamp).result()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -120,15 +137,16 @@ def main(argv: list[str] | None = None) -> None:
         )
         for k in range(args.warmup + args.frames)
     ]
-    library = {f"library_t{n}": library_arm(node_parameters(args), n)
-               for n in args.library_threads}  # fmt: skip
+    parameters = node_parameters(args)
+    library = {f"library_t{n}{'w' if worker else ''}": library_arm(parameters, n, worker)
+               for n, worker in args.library_threads}  # fmt: skip
     with nodes_and_clients(arms) as clients:
         stream(clients, frames[: args.warmup], timeout=args.timeout, library=library)
         timed = stream(clients, frames[args.warmup :], args.timeout, first_stamp=10**12,
                        library=library)  # fmt: skip
     figures: dict[str, object] = {
         "model": model_label(args),
-        "device": args.device, "image": f"{args.width}x{args.height}",
+        "device": args.device, "dtype": args.dtype, "image": f"{args.width}x{args.height}",
         "detections": args.detections, "chunk_size": args.chunk_size, **machine(),
     }  # fmt: skip
     for label, stream_report in timed.items():

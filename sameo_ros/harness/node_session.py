@@ -35,6 +35,7 @@ def add_node_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", type=Path, help="SAMEO checkpoint (default: random --variant)")
     p.add_argument("--variant", default="vitt")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--dtype", default="float32", help="float32, or bfloat16/float16 on cuda")
     p.add_argument("--chunk-size", type=_chunk_size, default="auto",
                    help="auto (the node's default) or a number")
     p.add_argument("--torch-threads", type=int, default=None,
@@ -49,7 +50,7 @@ def _chunk_size(text: str) -> int | str:
 def node_parameters(args: argparse.Namespace) -> dict[str, object]:
     """sameo_node parameters of add_node_arguments' options (and --detections), no overlay."""
     parameters: dict[str, object] = {
-        "device": args.device, "max_detections": args.detections,
+        "device": args.device, "dtype": args.dtype, "max_detections": args.detections,
         "chunk_size": args.chunk_size, "debug_image": False,
     }  # fmt: skip
     if args.torch_threads is not None:
@@ -130,6 +131,9 @@ class StreamReport:
             "client_encode_ms_p50": _p([x.client_encode_ms for x in t], 50),
             "client_decode_ms_p50": _p([x.client_decode_ms for x in t], 50),
             "fps_one_in_flight": 1000.0 / float(np.mean(latency)) if t else float("nan"),
+            # The stream's first frame (with --warmup 0, the node's first frame after start-up).
+            "first_latency_ms": t[0].latency_ms if t else float("nan"),
+            "first_model_ms": t[0].model_ms if t else float("nan"),
             "masks_per_frame": float(np.mean([x.masks for x in t])) if t else float("nan"),
         }  # fmt: skip
 

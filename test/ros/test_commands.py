@@ -31,7 +31,7 @@ def test_demo_streams_frames_and_writes_overlays(tmp_path):
     assert 0 < figures["model_ms_p50"] < figures["latency_ms_p50"]
     overlays = sorted(out.glob("overlay_*.png"))
     assert len(overlays) == 4
-    assert cv2.imread(str(overlays[0])).shape == (256, 256, 3)
+    assert cv2.imread(str(overlays[0])).shape == (480, 640, 3)  # the demo's 640x480 scenes
     assert "latency p50" in proc.stdout and "fps" in proc.stdout
     # scored against the scenes' truth: the demo model gets more than half of it right
     assert figures["order_pairs"] >= 2 and figures["order_right"] > figures["order_pairs"] / 2
