@@ -61,6 +61,7 @@ def test_runtime_parameters_take_effect_from_the_next_frame(client, sameo_node) 
         (dict(device="cuda"), "'device' is read when the model is loaded"),
         (dict(checkpoint="/elsewhere.pt"), "'checkpoint' is read when the model is loaded"),
         (dict(max_detections=0), "'max_detections' must be >= 1"),
+        (dict(max_detections=10**12), "'max_detections' must be <= 256"),
         (dict(score_threshold=float("nan")), "'score_threshold' must be finite"),
     ],
 )
