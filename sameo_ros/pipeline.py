@@ -46,6 +46,7 @@ from .params import NodeConfig
 NO_DEPTH_IMAGE = "no depth image within sync_slop of the frame"
 NO_CAMERA_INFO = "no CameraInfo within sync_slop of the frame"
 NO_MODAL_HEAD = "the model has no modal head (3D needs visible masks)"
+DEPTH_TOO_LARGE = "depth image of more than max_image_pixels pixels"
 R = TypeVar("R")
 
 
@@ -407,6 +408,10 @@ class FramePipeline:
                 raise DepthInputError(NO_CAMERA_INFO, "depth is enabled but none was paired")
             if masks and masks[0].visible is None:
                 raise DepthInputError(NO_MODAL_HEAD, "load a checkpoint with a modal head")
+            width, height = int(inputs.depth.width), int(inputs.depth.height)
+            if width * height > self.max_image_pixels:  # the colour image's bound, from the header
+                raise DepthInputError(DEPTH_TOO_LARGE, f"{width}x{height}, max_image_pixels = "
+                                      f"{self.max_image_pixels}")  # fmt: skip
             depth_m = depth_image_to_metres(inputs.depth)
             intrinsics = camera_info_to_intrinsics(inputs.camera_info)
             lifting = lift_objects(

@@ -21,6 +21,7 @@ from sameo_core.model import build_sameo
 from sameo_ros.harness.synthetic_frames import scene_frame
 from sameo_ros.params import NodeConfig
 from sameo_ros.pipeline import (
+    DEPTH_TOO_LARGE,
     NO_CAMERA_INFO,
     NO_DEPTH_IMAGE,
     NO_MODAL_HEAD,
@@ -215,6 +216,20 @@ def test_bad_depth_costs_the_3d_only(pipeline, change: dict, reason: str) -> Non
     assert result.depth_error is not None and result.depth_error.reason == reason
     assert len(result.records) == len(frame.boxes)  # the 2D result is whole
     assert all(r.object_3d is None and r.no_3d_reason == "" for r in result.records)
+
+
+def test_a_depth_image_above_max_image_pixels_is_refused_from_its_header() -> None:
+    """A depth Image claiming more pixels than max_image_pixels (with few bytes of data) costs
+    the frame its 3D, before its data is read."""
+    config = NodeConfig(variant="test", depth=True, max_image_pixels=64 * 64)
+    pipeline = FramePipeline.from_config(config)
+    frame = scene_frame(seed=6, size=64)
+    huge = NS(**{**vars(_depth_image(np.ones((64, 64)))), "height": 30000, "width": 30000})
+    result = pipeline.process(FrameInputs(_image(frame.rgb), _detections(frame.boxes),
+                                          depth=huge, camera_info=_camera_info(64, 64)))
+    assert result.depth_error.reason == DEPTH_TOO_LARGE and "30000x30000" in str(
+        result.depth_error)  # fmt: skip
+    assert len(result.records) == len(frame.boxes)
 
 
 def test_too_few_depth_points_fail_per_object(pipeline) -> None:
