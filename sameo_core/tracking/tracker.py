@@ -132,20 +132,21 @@ class _Track:
         is at least min_completeness × and at most 1 / min_completeness × as wide and as high
         as the kept shape's where it is now (an object does not change size behind an
         occluder). SAMEO's incomplete masks lack the side behind the occluder; its over-
-        complete ones spill onto the occluder. A kept shape cut at the image border may grow
-        (an object coming into view)."""
+        complete ones spill onto the occluder. A kept shape or a mask cut at the image border
+        may grow (an object coming into view)."""
         px0, py0, px1, py1 = self.inside_box
         if px1 <= px0 or py1 <= py0:
             return bool(amodal.area)
         # boxes cut at the image (the box of the part inside the image, up to the corners)
         x0, y0, x1, y1 = _clip_box(box, height, width)
-        at_border = px0 <= 0 or py0 <= 0 or px1 >= width or py1 >= height
+        at_border = (px0 <= 0 or py0 <= 0 or px1 >= width or py1 >= height
+                     or x0 <= 0 or y0 <= 0 or x1 >= width or y1 >= height)  # fmt: skip
         high = math.inf if at_border else 1.0 / min_completeness
         return (min_completeness <= (x1 - x0) / (px1 - px0) <= high
                 and min_completeness <= (y1 - y0) / (py1 - py0) <= high)  # fmt: skip
 
     def observe(self, amodal: RoiMask, box: np.ndarray, share: float, config: TrackerConfig,
-                unseen: RoiMask | None = None) -> None:
+                unseen: RoiMask | None = None, visible: RoiMask | None = None) -> None:
         """A consistent amodal mask seen this frame with visible share `share`: it joins the
         shape memory (`unseen`: the pixels other objects hide) and moves the motion model when
         the object is VISIBLE, or has never been seen VISIBLE. A partly hidden object's box is
@@ -154,8 +155,14 @@ class _Track:
         fully hidden (measured on the procedural videos; README, "Object permanence")."""
         if share >= config.visible_threshold or self.memory.share < config.visible_threshold:
             self.motion.update(box, share)
+        # cut by the border: the object is seen up to it (its visible part touches it; an
+        # amodal mask that merely spills to the border is no sign, measured on the videos)
+        height, width = self._size
+        seen = visible if visible is not None and visible.area else amodal
+        x0, y0, x1, y1 = seen.box()
+        cut = x0 <= 0 or y0 <= 0 or x1 >= width or y1 >= height
         self.memory.add(amodal, self.motion.centre, share, config.visible_threshold,
-                        config.shape_rate, unseen)
+                        config.shape_rate, unseen, cut)
 
 
 def _clip_box(box: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -340,11 +347,11 @@ class AmodalTracker:
             if inside < cfg.min_inside * max(track.memory.area, 1):
                 ended.append(self._end(track, EndReason.EXITED))
                 continue
-            if track.hits < cfg.min_hits:  # tentative: not carried
-                ended.append(self._end(track, EndReason.REMOVED))
-                continue
             if cover is None:
                 cover = self._cover(masks, valid, height, width)
+            if track.hits < cfg.min_hits:  # tentative: re-prompted, never carried hidden
+                to_reprompt.append(track)
+                continue
             covered = int(np.count_nonzero(predicted.mask & predicted.crop(cover)))
             if covered >= cfg.hidden_cover * inside:
                 output = self._hide(track, stamp, masks, valid, mask_track)
@@ -383,7 +390,8 @@ class AmodalTracker:
                 if m is not None and own is not None:
                     others &= ~own_pixels
                 others &= predicted.mask
-                if int(np.count_nonzero(others)) >= cfg.hidden_cover * inside:
+                tentative = track.hits < cfg.min_hits
+                if not tentative and int(np.count_nonzero(others)) >= cfg.hidden_cover * inside:
                     hidden_output = self._hide(track, stamp, masks, valid, mask_track)
                     if hidden_output is None:
                         ended.append(self._end(track, EndReason.TIMEOUT))
@@ -393,7 +401,7 @@ class AmodalTracker:
                     recovered.append(self._recovered(track, m, height, width))
                 else:
                     track.missing += 1
-                    if track.missing >= cfg.removed_after:
+                    if tentative or track.missing >= cfg.removed_after:
                         ended.append(self._end(track, EndReason.REMOVED))
 
         for track in tracks:
@@ -464,7 +472,7 @@ class AmodalTracker:
         complete = track.complete(m.amodal, m.box, self.config.min_completeness,
                                   *image_size)
         if complete:
-            track.observe(m.amodal, m.box, share, self.config, unseen)
+            track.observe(m.amodal, m.box, share, self.config, unseen, m.visible)
         track.confidence = _clamp01(m.score)
         if det.class_id:
             track.class_id = det.class_id
@@ -555,7 +563,7 @@ class AmodalTracker:
         """Continue `track` with its re-prompted mask `m`: the RECOVERED output."""
         cfg = self.config
         if track.complete(m.amodal, m.box, cfg.min_completeness, height, width):
-            track.observe(m.amodal, m.box, _share(m.visible_fraction), cfg)
+            track.observe(m.amodal, m.box, _share(m.visible_fraction), cfg, None, m.visible)
         track.confidence = _clamp01(m.iou)
         track.hidden_since, track.missing, track.last_seen = None, 0, self._stamp
         return TrackOutput(

@@ -46,9 +46,10 @@ class TrackerConfig:
       least this IoU.
     removed_after: consecutive frames in which an undetected track's region is neither covered
       nor recovered before it ends as "removed" (1: at once). In between it is not reported.
-    min_hits: a track detected in fewer frames than this is tentative: the first frame it is
-      not detected it ends ("removed") instead of being carried hidden or re-prompted (SORT's
-      min_hits: a spurious or duplicate mask does not become a ghost). 1 ≤ min_hits ≤ 1000.
+    min_hits: a track detected in fewer frames than this is tentative: when it is not detected
+      it is re-prompted, but never carried HIDDEN, and it ends ("removed") the first frame it
+      is not recovered either (SORT's min_hits: a spurious or duplicate mask does not become
+      a ghost). 1 ≤ min_hits ≤ 1000.
     min_inside: a track whose predicted amodal mask has less than this share of its pixels inside
       the image ends as "exited" when it is not detected.
 
