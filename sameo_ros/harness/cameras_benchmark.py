@@ -12,6 +12,11 @@ its own frames (a procedural scene per camera, `--detections` boxes each) at `--
 rest. Per camera: answered frames per second, and the latency of each answered frame (publish
 -> its AmodalMaskArray taken from DDS) p50/p99. Memory: each node process's resident set
 (VmRSS) at the end of the round and its peak (VmHWM), summed over the setup's processes.
+
+`--encoder-rounds R` also times, in this process, the image encoder on the cameras' frames
+batched (`AmodalPredictor.set_images`, what one node does on CUDA with frames of several cameras
+waiting) against one `set_image` per camera, R rounds each, alternating, p50 (device synchronised
+on CUDA).
 """
 
 from __future__ import annotations
@@ -25,8 +30,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from sameo_core.tools import cli
+from sameo_ros.params import PARAMETERS, config_from_values
+from sameo_ros.pipeline import build_predictor
 
 from .figures import machine, report
 from .node_process import DEFAULT_INSTALL, activate_isolated_workspace, start_node, stop_node
@@ -41,11 +49,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--cameras", type=int, default=3)
     p.add_argument("--rate", type=float, default=5.0, help="frames per second of each camera")
     p.add_argument("--seconds", type=float, default=30.0, help="publishing time per setup")
-    p.add_argument("--rounds", type=int, default=2, help="one_node, n_nodes; repeated")
+    p.add_argument("--rounds", type=int, default=2,
+                   help="one_node, n_nodes; repeated (0: the encoder figures only)")
+    p.add_argument("--encoder-rounds", type=int, default=0,
+                   help="also time the batched encoder against one per camera (rounds)")
     p.add_argument("--json", type=Path, help="write the figures here")
     args = p.parse_args(argv)
-    if not 1 <= args.cameras <= 8 or args.rate <= 0 or args.seconds <= 0 or args.rounds < 1:
-        p.error("--cameras 1-8, --rate > 0, --seconds > 0, --rounds >= 1")
+    if not 1 <= args.cameras <= 8 or args.rate <= 0 or args.seconds <= 0 or args.rounds < 0:
+        p.error("--cameras 1-8, --rate > 0, --seconds > 0, --rounds >= 0")
+    if args.encoder_rounds < 0 or not (args.rounds or args.encoder_rounds):
+        p.error("--encoder-rounds >= 0, and --rounds or --encoder-rounds above 0")
     return args
 
 
@@ -136,6 +149,36 @@ def run_setup(kind: str, args: argparse.Namespace, frames: list[Frame], log_dir:
         return figures
 
 
+def encoder_figures(args: argparse.Namespace, frames: list[Frame]) -> dict[str, float]:
+    """The encoder on every camera's frame: one batched call against one call per camera."""
+    config = config_from_values({k: v for k, v in node_parameters(args).items()
+                                 if k in PARAMETERS})  # fmt: skip
+    predictor = build_predictor(config)
+    device = predictor.device
+
+    def timed(call) -> float:
+        started = time.perf_counter()
+        call()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        return (time.perf_counter() - started) * 1000.0
+
+    images = [frame.rgb for frame in frames]
+    batched, sequential = [], []
+    for r in range(args.encoder_rounds + 1):  # the first round warms up
+        pair = [lambda: predictor.set_images(images),
+                lambda: [predictor.set_image(image) for image in images]]
+        order = pair if r % 2 else pair[::-1]
+        times = [timed(call) for call in order]
+        if r:
+            b, q = (times if r % 2 else times[::-1])
+            batched.append(b)
+            sequential.append(q)
+    b50, q50 = float(np.percentile(batched, 50)), float(np.percentile(sequential, 50))
+    return {"encoder_batched_ms_p50": b50, "encoder_one_per_camera_ms_p50": q50,
+            "encoder_speedup": q50 / b50}  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     side = min(args.width, args.height)
@@ -161,6 +204,8 @@ def main(argv: list[str] | None = None) -> None:
             figures[f"round{r}/rss_one_over_n"] = one / many  # type: ignore[operator]
     finally:
         rclpy.shutdown()
+    if args.encoder_rounds:
+        figures.update(encoder_figures(args, frames))
     figures["load_average_end"] = machine()["load_average"]
     report(figures, args.json)
 
