@@ -86,7 +86,8 @@ def copy_to_device(array: np.ndarray, device: torch.device) -> torch.Tensor:
         return torch.from_numpy(array)
     if device.type != "cuda":
         return torch.from_numpy(np.array(array)).to(device)
-    pinned = torch.empty(array.shape, dtype=torch.from_numpy(array[:0]).dtype, pin_memory=True)
+    dtype = torch.from_numpy(np.empty(0, array.dtype)).dtype
+    pinned = torch.empty(array.shape, dtype=dtype, pin_memory=True)
     pinned.numpy()[...] = array
     return pinned.to(device, non_blocking=True)
 

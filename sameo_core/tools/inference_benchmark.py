@@ -16,11 +16,14 @@ the node runs):
 * host syncs and dispatched ops per `predict` at 1/5/20/64 boxes (720p), counted with
   `sameo_core.inference.host_syncs.SyncCounter`: the per-box "roi" post-processing with the
   device's chunking, and the "batched" one with one decoder call for all boxes (CUDA's chunking);
-* set_image + predict of 20 boxes at 640x480 and 1280x720 with `postprocess="roi"` vs
-  `"batched"` (the device's chunking), side by side: what `postprocess="auto"` picks per device;
-* with `--baseline`, the same frames with the predictor of another checkout (e.g. the code
-  before a change) in a worker process, alternating frame by frame with this checkout's default
-  predictor.
+* predict of 20 boxes at 640x480 and 1280x720 with `postprocess="roi"` vs `"batched"` (the
+  device's chunking), side by side: what `postprocess="auto"` picks per device;
+* the agreement of bfloat16 masks with float32 ones (mean IoU) on procedural scenes and on
+  those frames;
+* with `--baseline`, the same frames with the default predictor of this checkout and of another
+  one (e.g. the code before a change), each in its own worker process, alternating frame by frame.
+
+`--sections` runs only some of these (the encoder is always timed).
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from sameo_core.data.procedural_scenes import SceneConfig, generate_scene
 from sameo_core.inference import AmodalPredictor, PredictorConfig
 from sameo_core.inference.host_syncs import count_syncs
 from sameo_core.model import Sameo, build_sameo, naive_attention
@@ -54,6 +58,8 @@ DECODER_BOX_COUNTS = (1, 5, 20, 50)
 SYNC_BOX_COUNTS = (1, 5, 20, 64)
 PATH_FRAME_SIZES = ((480, 640), (720, 1280))
 PATH_BOXES = 20
+PRECISION_SCENES = 8
+SECTIONS = ("decoder", "frame", "syncs", "paths", "precision", "baseline")
 
 
 def synthetic_frame(seed: int = 0, size: tuple[int, int] = FRAME_SIZE) -> np.ndarray:
@@ -231,32 +237,100 @@ def frame_inputs(sizes: tuple[tuple[int, int], ...], boxes: int) -> list[tuple]:
     return [(synthetic_frame(0, size), random_boxes(boxes, 1, size)) for size in sizes]
 
 
-def run_frame(predictor: AmodalPredictor, image: np.ndarray, boxes: np.ndarray) -> None:
+def run_frame(predictor: AmodalPredictor, image: np.ndarray, boxes: np.ndarray):
     predictor.set_image(image)
-    predictor.predict(boxes)
+    return predictor.predict(boxes)
+
+
+def _predict_stages(predictor: AmodalPredictor, boxes: np.ndarray, stages: list) -> None:
+    stages.append(predictor.predict(boxes).timings.as_ms())
 
 
 def bench_paths(
     model: Sameo, device: torch.device, dtype: torch.dtype, repeats: int,
     sizes: tuple[tuple[int, int], ...] = PATH_FRAME_SIZES,
 ) -> list[dict[str, object]]:
-    """set_image + predict of PATH_BOXES boxes with the "roi" and the "batched" path (the
-    device's chunking), side by side, per frame size."""
+    """`predict` of PATH_BOXES boxes (the part the paths change; the image is encoded once)
+    with the "roi" and the "batched" path (the device's chunking), side by side, per frame
+    size; and the medians of their post-processing + copy stage times."""
     paths = {name: AmodalPredictor(model, device, dtype, PredictorConfig(postprocess=name))
              for name in ("roi", "batched")}  # fmt: skip
     rows = []
     for (height, width), (image, boxes) in zip(sizes, frame_inputs(sizes, PATH_BOXES)):
-        pair = timed_side_by_side({name: lambda p=p, i=image, b=boxes: run_frame(p, i, b)
+        stages: dict[str, list[dict[str, float]]] = {name: [] for name in paths}
+        for predictor in paths.values():
+            predictor.set_image(image)
+        pair = timed_side_by_side({name: functools.partial(_predict_stages, p, boxes, stages[name])
                                    for name, p in paths.items()}, repeats, device)  # fmt: skip
         ratio = pair["batched"]["median_ms"] / pair["roi"]["median_ms"]
+        post = {name: statistics.median(t["postprocess"] + t["copy"] for t in times)
+                for name, times in stages.items()}  # fmt: skip
         rows.append({"height": height, "width": width, "boxes": PATH_BOXES,
-                     "roi_ms": pair["roi"]["median_ms"],
-                     "batched_ms": pair["batched"]["median_ms"],
-                     "batched_over_roi": ratio})  # fmt: skip
-        print(f"set_image + predict {width}x{height}, {PATH_BOXES} boxes: roi "
-              f"{pair['roi']['median_ms']:.1f} ms, batched {pair['batched']['median_ms']:.1f} "
-              f"ms ({ratio:.2f}x)")
+                     "roi_predict_ms": pair["roi"]["median_ms"],
+                     "batched_predict_ms": pair["batched"]["median_ms"],
+                     "batched_over_roi": ratio, "roi_postprocess_ms": post["roi"],
+                     "batched_postprocess_ms": post["batched"]})  # fmt: skip
+        print(f"predict {width}x{height}, {PATH_BOXES} boxes: roi {pair['roi']['median_ms']:.1f}"
+              f" ms, batched {pair['batched']['median_ms']:.1f} ms ({ratio:.2f}x); "
+              f"post-processing + copies: roi {post['roi']:.1f} ms, batched "
+              f"{post['batched']:.1f} ms")
     return rows
+
+
+def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
+    union = np.count_nonzero(a | b)
+    return np.count_nonzero(a & b) / union if union else 1.0
+
+
+def scene_inputs(
+    count: int = PRECISION_SCENES, size: int = 256
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(image, amodal boxes) of `count` procedural scenes (the demo model's kind of images)."""
+    frames = []
+    for seed in range(count):
+        image, instances = generate_scene(np.random.default_rng(seed), SceneConfig(size))
+        frames.append((image, np.array([[x, y, x + w, y + h]
+                                        for x, y, w, h in (i.amodal_box for i in instances)])))
+    return frames
+
+
+def mask_agreement(
+    reference: AmodalPredictor, other: AmodalPredictor, frames: list[tuple[np.ndarray, np.ndarray]]
+) -> dict[str, object]:
+    """IoU of each mask (amodal and, with a modal head, visible) of `other` with `reference`'s
+    on the frames: count, mean and minimum."""
+    ious: dict[str, list[float]] = {"amodal": [], "visible": []}
+    for image, boxes in frames:
+        height, width = image.shape[:2]
+        reference.set_image(image)
+        other.set_image(image)
+        for a, b in zip(reference.predict(boxes).masks, other.predict(boxes).masks):
+            for part, values in ious.items():
+                if getattr(a, part) is not None:
+                    values.append(mask_iou(getattr(a, part).paste(height, width),
+                                           getattr(b, part).paste(height, width)))
+    return {"masks": len(ious["amodal"]),
+            **{f"{part}_iou_mean": float(np.mean(v)) for part, v in ious.items() if v},
+            **{f"{part}_iou_min": float(np.min(v)) for part, v in ious.items() if v}}
+
+
+def bench_precision(
+    model: Sameo, device: torch.device, sizes: tuple[tuple[int, int], ...] = PATH_FRAME_SIZES,
+    scenes: int = PRECISION_SCENES, dtype: torch.dtype = torch.bfloat16,
+) -> dict[str, object]:
+    """Agreement of the masks of `dtype` weights with float32 ones: on `scenes` procedural
+    scenes (256x256, their amodal boxes) and on the paths' frames (smooth noise, random boxes)."""
+    reference, low = AmodalPredictor(model, device), AmodalPredictor(model, device, dtype)
+    result = {"dtype": str(dtype).replace("torch.", ""),
+              "scenes": mask_agreement(reference, low, scene_inputs(scenes)),
+              "noise_frames": mask_agreement(reference, low, frame_inputs(sizes, PATH_BOXES))}
+    for name in ("scenes", "noise_frames"):
+        row = result[name]
+        print(f"{result['dtype']} vs float32 masks, {name}: mean IoU amodal "
+              f"{row['amodal_iou_mean']:.4f} (min {row['amodal_iou_min']:.4f})"
+              + (f", visible {row['visible_iou_mean']:.4f} (min {row['visible_iou_min']:.4f})"
+                 if "visible_iou_mean" in row else ""))
+    return result
 
 
 # The baseline's side: only API that every version of the predictor has.
@@ -299,46 +373,61 @@ def check_baseline(args: argparse.Namespace) -> None:
         raise ValueError("--baseline compares float32 predictors only")
 
 
+class FrameWorker:
+    """A process running `_BASELINE_WORKER` with the checkout at `root` on PYTHONPATH: it times
+    set_image + predict of frame k of `frames` (an .npz) when asked."""
+
+    def __init__(self, root: Path, frames: Path, args: argparse.Namespace, device: str) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", _BASELINE_WORKER, str(frames), args.checkpoint or "",
+             "" if args.checkpoint else args.variant or "vitt", device],
+            cwd=root, env={**os.environ, "PYTHONPATH": str(root)}, stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        self.location = self.process.stdout.readline().strip()
+        if not self.location.startswith(str(root)):
+            self.close()
+            raise RuntimeError(f"the worker for {root} imported sameo_core from "
+                               f"{self.location!r}")  # fmt: skip
+
+    def frame_ms(self, k: int) -> float:
+        self.process.stdin.write(f"{k}\n")
+        self.process.stdin.flush()
+        return float(self.process.stdout.readline())
+
+    def close(self) -> None:
+        self.process.stdin.close()
+        self.process.wait(timeout=60)
+
+
 def bench_baseline(
-    baseline: str, model: Sameo, args: argparse.Namespace, device: torch.device,
+    baseline: str, args: argparse.Namespace, device: torch.device,
     sizes: tuple[tuple[int, int], ...] = PATH_FRAME_SIZES,
 ) -> dict[str, object]:
-    """set_image + predict of PATH_BOXES boxes with this checkout's default predictor and with
-    the one of the checkout at `baseline` (a worker process with that tree on PYTHONPATH),
-    alternating frame by frame: medians per frame size and their ratio (ours / baseline)."""
+    """set_image + predict of PATH_BOXES boxes with the default predictor of this checkout and
+    of the checkout at `baseline`, each in its own worker process (the same code, the other tree
+    on PYTHONPATH), alternating frame by frame in ABBA order: medians per frame size and their
+    ratio (ours / baseline)."""
     check_baseline(args)
-    root = Path(baseline).resolve()
-    ours = AmodalPredictor(model, device)
+    roots = {"ours": Path(__file__).resolve().parents[2], "baseline": Path(baseline).resolve()}
     inputs = frame_inputs(sizes, PATH_BOXES)
     with tempfile.TemporaryDirectory() as folder:
         frames = Path(folder) / "frames.npz"
         np.savez(frames, **{f"image{k}": image for k, (image, _) in enumerate(inputs)},
                  **{f"boxes{k}": boxes for k, (_, boxes) in enumerate(inputs)})  # fmt: skip
-        worker = subprocess.Popen(
-            [sys.executable, "-c", _BASELINE_WORKER, str(frames), args.checkpoint or "",
-             "" if args.checkpoint else args.variant or "vitt", str(device)],
-            cwd=root, env={**os.environ, "PYTHONPATH": str(root)}, stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE, text=True,
-        )  # fmt: skip
+        workers: dict[str, FrameWorker] = {}
         try:
-            location = worker.stdout.readline().strip()
-            if not location.startswith(str(root)):
-                raise RuntimeError(f"the baseline worker imported sameo_core from {location!r}")
-
-            def theirs(k: int) -> float:
-                worker.stdin.write(f"{k}\n")
-                worker.stdin.flush()
-                return float(worker.stdout.readline())
-
+            for name, root in roots.items():
+                workers[name] = FrameWorker(root, frames, args, str(device))
             rows = []
-            for k, ((height, width), (image, boxes)) in enumerate(zip(sizes, inputs)):
-                run_frame(ours, image, boxes)  # warm-up, both sides
-                theirs(k)
-                times = {"ours": [], "baseline": []}
-                frame = functools.partial(run_frame, ours, image, boxes)
-                for _ in range(args.repeats):
-                    times["ours"].append(_once_ms(frame, device))
-                    times["baseline"].append(theirs(k))
+            for k, (height, width) in enumerate(sizes):
+                for worker in workers.values():  # warm-up
+                    worker.frame_ms(k)
+                times: dict[str, list[float]] = {name: [] for name in workers}
+                for repeat in range(args.repeats):
+                    order = list(workers) if repeat % 2 == 0 else list(workers)[::-1]
+                    for name in order:
+                        times[name].append(workers[name].frame_ms(k))
                 medians = {name: statistics.median(t) for name, t in times.items()}
                 ratio = medians["ours"] / medians["baseline"]
                 rows.append({"height": height, "width": width, "boxes": PATH_BOXES,
@@ -348,9 +437,10 @@ def bench_baseline(
                       f"{medians['ours']:.1f} ms, baseline {medians['baseline']:.1f} ms "
                       f"({ratio:.3f}x)")
         finally:
-            worker.stdin.close()
-            worker.wait(timeout=60)
-    return {"baseline": str(root), "baseline_sameo_core": location, "rows": rows}
+            for worker in workers.values():
+                worker.close()
+    return {"baseline": str(roots["baseline"]), "ours_sameo_core": workers["ours"].location,
+            "baseline_sameo_core": workers["baseline"].location, "rows": rows}  # fmt: skip
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -366,21 +456,35 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--frame-sizes", nargs="+", default=[f"{w}x{h}" for h, w in
                                                              PATH_FRAME_SIZES],
                         help="WIDTHxHEIGHT frames of the path and baseline comparisons")
+    parser.add_argument("--precision-scenes", type=int, default=PRECISION_SCENES,
+                        help="procedural scenes of the bfloat16 agreement")
     parser.add_argument("--baseline", default=None,
                         help="another checkout (e.g. /work/base) to time side by side")
+    parser.add_argument("--sections", nargs="+", choices=SECTIONS, default=list(SECTIONS),
+                        help="what to measure (baseline: only with --baseline)")
     parser.add_argument("--json", default=None, help="write the results here")
     return parser
 
 
-def main(args: argparse.Namespace) -> dict[str, object]:
-    device = torch.device(args.device)
+def benchmark_device(name: str, command: str) -> torch.device:
+    """The device a benchmark runs on; a ValueError (exit 2) when CUDA is asked for and there
+    is none."""
+    device = torch.device(name)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda: no CUDA GPU is available here")
-    if args.repeats < 1 or min(args.sync_boxes) < 1:
-        raise ValueError("--repeats and --sync-boxes must be ≥ 1")
+        raise ValueError(f"{command} needs a CUDA GPU and none is available here "
+                         "(torch.cuda.is_available() is False)")  # fmt: skip
+    return device
+
+
+def main(args: argparse.Namespace) -> dict[str, object]:
+    device = benchmark_device(args.device, "--device cuda")
+    if args.repeats < 1 or min(args.sync_boxes) < 1 or args.precision_scenes < 1:
+        raise ValueError("--repeats, --sync-boxes and --precision-scenes must be ≥ 1")
     sizes = tuple(parse_size(text) for text in args.frame_sizes)
     if args.baseline:
         check_baseline(args)
+    elif args.sections == ["baseline"]:
+        raise ValueError("--sections baseline needs --baseline")
     torch.manual_seed(0)
     variant = args.variant or (None if args.checkpoint else "vitt")
     # Both heads, as the node runs: random weights get a random modal head.
@@ -396,13 +500,20 @@ def main(args: argparse.Namespace) -> dict[str, object]:
     results = {
         **run_header("sameo_core.tools.inference_benchmark", device),
         "model": name, "dtype": args.dtype, "heads": list(predictor.heads),
-        "encoder_ms": encoder["median_ms"], "decoder": bench_decoder(predictor, args.repeats),
-        "frame_720p_20_boxes": bench_frame(model, predictor, args.repeats),
-        "syncs_per_predict": bench_syncs(model, device, dtype, tuple(args.sync_boxes)),
-        "postprocess_paths": bench_paths(model, device, dtype, args.repeats, sizes),
+        "encoder_ms": encoder["median_ms"],
     }
-    if args.baseline:
-        results["against_baseline"] = bench_baseline(args.baseline, model, args, device, sizes)
+    sections = {
+        "decoder": lambda: bench_decoder(predictor, args.repeats),
+        "frame_720p_20_boxes": lambda: bench_frame(model, predictor, args.repeats),
+        "syncs_per_predict": lambda: bench_syncs(model, device, dtype, tuple(args.sync_boxes)),
+        "postprocess_paths": lambda: bench_paths(model, device, dtype, args.repeats, sizes),
+        "bfloat16_agreement": lambda: bench_precision(model, device, sizes,
+                                                      args.precision_scenes),
+        "against_baseline": lambda: bench_baseline(args.baseline, args, device, sizes),
+    }
+    for (key, run), section in zip(sections.items(), SECTIONS):
+        if section in args.sections and (section != "baseline" or args.baseline):
+            results[key] = run()
     write_results(args.json, results)
     return results
 

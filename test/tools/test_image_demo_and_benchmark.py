@@ -64,7 +64,7 @@ def test_benchmark_prints_and_writes_json(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "sameo_core.tools.inference_benchmark", "--variant", "test",
          "--repeats", "1", "--sync-boxes", "1", "5", "--frame-sizes", "160x120", "80x60",
-         "--baseline", str(root),
+         "--precision-scenes", "2", "--baseline", str(root),
          "--json", str(tmp_path / "bench.json")],
         check=True, capture_output=True, text=True,
     )
@@ -84,9 +84,14 @@ def test_benchmark_prints_and_writes_json(tmp_path):
     paths = report["postprocess_paths"]
     assert [(row["height"], row["width"]) for row in paths] == [(120, 160), (60, 80)]
     for row in paths:
-        assert row["batched_over_roi"] == row["batched_ms"] / row["roi_ms"]
+        assert row["batched_over_roi"] == row["batched_predict_ms"] / row["roi_predict_ms"]
+        assert row["roi_postprocess_ms"] > 0 and row["batched_postprocess_ms"] > 0
+    agreement = report["bfloat16_agreement"]
+    assert agreement["noise_frames"]["masks"] == 2 * 20 and agreement["scenes"]["masks"] >= 4
+    assert 0 <= agreement["scenes"]["visible_iou_min"] <= agreement["scenes"]["visible_iou_mean"]
     baseline = report["against_baseline"]
     assert baseline["baseline_sameo_core"].startswith(str(root))
+    assert baseline["ours_sameo_core"].startswith(str(root))
     assert [row["ours_over_baseline"] > 0 for row in baseline["rows"]] == [True, True]
 
 
