@@ -115,6 +115,18 @@ def _publish(client, frame: Frame, rate: float, seconds: float, first_stamp: int
     return stamps
 
 
+def _settle(clients: list, timeout: float, quiet: float = 1.0) -> None:
+    """Wait until no client has received an answer for `quiet` s (at most `timeout` s)."""
+    deadline = time.monotonic() + timeout
+    counts = None
+    while time.monotonic() < deadline:
+        now = [len(c.received.masks) for c in clients]
+        if now == counts:
+            return
+        counts = now
+        time.sleep(quiet)
+
+
 def run_setup(kind: str, args: argparse.Namespace, frames: list[Frame], log_dir: Path,
               first_stamp: int) -> dict[str, float]:  # fmt: skip
     parameters = {**node_parameters(args), "qos_reliability": "reliable"}
@@ -131,7 +143,9 @@ def run_setup(kind: str, args: argparse.Namespace, frames: list[Frame], log_dir:
             thread.start()
         for thread in threads:
             thread.join()
-        time.sleep(min(args.timeout, 5.0))  # the frames in flight
+        slowest = max((c.latency_s(t) for c in clients for t in c.received.masks
+                       if t in c.sent_at), default=1.0)  # fmt: skip
+        _settle(clients, args.timeout, quiet=max(1.0, 1.5 * slowest))  # the frames in flight
         memory = [memory_mb(p.pid) for p in processes]
         figures: dict[str, float] = {
             "rss_mb": sum(m[0] for m in memory), "peak_rss_mb": sum(m[1] for m in memory),

@@ -43,9 +43,14 @@ def test_node_benchmark_compares_arms_side_by_side(tmp_path):
     _run("sameo_ros.harness.node_benchmark", "--checkpoint", str(demo_checkpoint()),
          "--frames", "2", "--warmup", "1", "--detections", "5", "--width", "320",
          "--height", "240", "--arm", "chunk4", "--arm", "chunk2:chunk_size=2",
-         "--arm-env", "chunk2:SAMEO_ARM=two", "--json", str(report))  # fmt: skip
+         "--arm-env", "chunk2:SAMEO_ARM=two", "--library-threads", "1",
+         "--library-threads", "1w", "--json", str(report))  # fmt: skip
     figures = json.loads(report.read_text())
     assert figures["image"] == "320x240"
+    for library in ("library_t1", "library_t1w"):  # the library's predictor, same frames
+        assert figures[f"{library}/frames"] == 2 and figures[f"{library}/masks_per_frame"] == 5
+        assert figures[f"{library}/model_ms_p50"] > 0
+        assert figures[f"chunk4/model_ms_p50 / {library}"] > 0
     for arm in ("chunk4", "chunk2"):
         assert figures[f"{arm}/frames"] == 2 and figures[f"{arm}/masks_per_frame"] == 5
         outside = figures[f"{arm}/outside_model_ms_p50"]
@@ -74,3 +79,20 @@ def test_service_benchmark_times_first_and_repeated_calls(tmp_path):
     assert len(figures["first_call_ms"]) == len(figures["repeat_call_ms"]) == 2
     assert figures["first_call_ms_p50"] > 0 and figures["repeat_call_ms_p50"] > 0
     assert figures["speedup_repeat_vs_first"] > 0
+
+
+def test_cameras_benchmark_compares_one_node_with_a_node_per_camera(tmp_path):
+    report = tmp_path / "cameras.json"
+    _run("sameo_ros.harness.cameras_benchmark", "--variant", "test", "--cameras", "2",
+         "--rate", "4", "--seconds", "2", "--rounds", "1", "--encoder-rounds", "1",
+         "--detections", "2", "--width", "96", "--height", "96", "--timeout", "60",
+         "--json", str(report))  # fmt: skip
+    figures = json.loads(report.read_text())
+    assert figures["round0/one_node/processes"] == 1 and figures["round0/n_nodes/processes"] == 2
+    for setup in ("one_node", "n_nodes"):
+        assert figures[f"round0/{setup}/rss_mb"] > 0
+        for camera in ("cam0", "cam1"):
+            assert figures[f"round0/{setup}/{camera}/fps"] > 0
+            assert figures[f"round0/{setup}/{camera}/latency_ms_p50"] > 0
+    assert 0 < figures["round0/rss_one_over_n"] < 1  # one process holds less than two
+    assert figures["encoder_speedup"] > 0
