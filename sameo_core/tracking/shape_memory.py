@@ -37,17 +37,12 @@ class ShapeMemory:
         self.area = shape.area
 
     def add(self, view: RoiMask, centre: tuple[float, float], share: float, threshold: float,
-            rate: float, unseen: RoiMask | None = None, cut: bool = False) -> bool:
+            rate: float, unseen: RoiMask | None = None) -> bool:
         """Take one view of visible share `share`; returns whether the shape changed. Pixels
         of `unseen` (hidden by other objects in this frame) keep their weight: a view says
-        nothing about where the object is hidden. A view `cut` at the image border replaces
-        the shape: the part of an object inside the image changes from frame to frame while it
-        comes into view or leaves it, and an average of such views means nothing."""
+        nothing about where the object is hidden."""
         if not view.area:
             return False
-        if cut:
-            self._reset(view, centre, max(share, min(self.share, threshold)))
-            return True
         if share < threshold:
             if share > self.share:  # only partial views so far: keep the most visible one
                 self._reset(view, centre, share)

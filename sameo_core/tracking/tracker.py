@@ -146,7 +146,7 @@ class _Track:
                 and min_completeness <= (y1 - y0) / (py1 - py0) <= high)  # fmt: skip
 
     def observe(self, amodal: RoiMask, box: np.ndarray, share: float, config: TrackerConfig,
-                unseen: RoiMask | None = None, visible: RoiMask | None = None) -> None:
+                unseen: RoiMask | None = None) -> None:
         """A consistent amodal mask seen this frame with visible share `share`: it joins the
         shape memory (`unseen`: the pixels other objects hide) and moves the motion model when
         the object is VISIBLE, or has never been seen VISIBLE. A partly hidden object's box is
@@ -155,14 +155,8 @@ class _Track:
         fully hidden (measured on the procedural videos; README, "Object permanence")."""
         if share >= config.visible_threshold or self.memory.share < config.visible_threshold:
             self.motion.update(box, share)
-        # cut by the border: the object is seen up to it (its visible part touches it; an
-        # amodal mask that merely spills to the border is no sign, measured on the videos)
-        height, width = self._size
-        seen = visible if visible is not None and visible.area else amodal
-        x0, y0, x1, y1 = seen.box()
-        cut = x0 <= 0 or y0 <= 0 or x1 >= width or y1 >= height
         self.memory.add(amodal, self.motion.centre, share, config.visible_threshold,
-                        config.shape_rate, unseen, cut)
+                        config.shape_rate, unseen)
 
 
 def _clip_box(box: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -472,7 +466,7 @@ class AmodalTracker:
         complete = track.complete(m.amodal, m.box, self.config.min_completeness,
                                   *image_size)
         if complete:
-            track.observe(m.amodal, m.box, share, self.config, unseen, m.visible)
+            track.observe(m.amodal, m.box, share, self.config, unseen)
         track.confidence = _clamp01(m.score)
         if det.class_id:
             track.class_id = det.class_id
@@ -563,7 +557,7 @@ class AmodalTracker:
         """Continue `track` with its re-prompted mask `m`: the RECOVERED output."""
         cfg = self.config
         if track.complete(m.amodal, m.box, cfg.min_completeness, height, width):
-            track.observe(m.amodal, m.box, _share(m.visible_fraction), cfg, None, m.visible)
+            track.observe(m.amodal, m.box, _share(m.visible_fraction), cfg)
         track.confidence = _clamp01(m.iou)
         track.hidden_since, track.missing, track.last_seen = None, 0, self._stamp
         return TrackOutput(
