@@ -48,6 +48,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--hidden-timeout", type=float, default=TrackerConfig.hidden_timeout)
     p.add_argument("--motion", choices=("constant_velocity", "static"),
                    default=TrackerConfig.motion)
+    p.add_argument("--relearn-after", type=int, default=TrackerConfig.relearn_after)
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, help="torch threads (default: torch's)")
     p.add_argument("--json", type=Path, help="write the summary here")
@@ -71,7 +72,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         model = build_sameo(args.variant, args.checkpoint, base_checkpoint=args.base_checkpoint)
         predictor = AmodalPredictor(model, device=torch.device(args.device))
     detector = DetectorConfig(miss_probability=args.miss_probability, ids=args.detector_ids)
-    tracker = TrackerConfig(hidden_timeout=args.hidden_timeout, motion=args.motion)
+    tracker = TrackerConfig(hidden_timeout=args.hidden_timeout, motion=args.motion,
+                            relearn_after=args.relearn_after)
     runs = [run_video(video, predictor, detector, tracker, seed=args.seed + i)
             for i, video in enumerate(tqdm(videos, "videos"))]  # fmt: skip
     tracker_ms = np.array([s for r in runs for s in r.tracker_s]) * 1e3

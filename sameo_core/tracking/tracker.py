@@ -100,6 +100,7 @@ class _Track:
     missing: int = 0  # consecutive frames not detected, not covered, not recovered
     hits: int = 1  # frames in which it was detected
     seen_whole: bool = False  # detected VISIBLE in the previous frame
+    disagree: int = 0  # consecutive frames seen whole with an inconsistent mask
     predicted: RoiMask | None = None  # this frame's carried amodal mask (a tight crop)
     predicted_box: np.ndarray | None = None  # its xyxy box
     inside_box: np.ndarray | None = None  # that box cut at the image (zero size: outside)
@@ -463,10 +464,20 @@ class AmodalTracker:
                  share: float, unseen: RoiMask, image_size: tuple[int, int]) -> bool:
         """Continue `track` with mask `m`; False when `m` is an incomplete amodal mask (it
         neither moves the track nor replaces its shape)."""
-        complete = track.complete(m.amodal, m.box, self.config.min_completeness,
-                                  *image_size)
-        if complete:
-            track.observe(m.amodal, m.box, share, self.config, unseen)
+        cfg = self.config
+        complete = track.complete(m.amodal, m.box, cfg.min_completeness, *image_size)
+        # An object seen whole (nothing covers it) whose masks keep disagreeing with the
+        # carried shape for `relearn_after` frames: the shape is what is wrong (learnt from bad
+        # views); it starts again from this view.
+        track.disagree = track.disagree + 1 if (
+            not complete and share >= cfg.visible_threshold) else 0
+        if cfg.relearn_after and track.disagree >= cfg.relearn_after:
+            track.motion = BoxMotion(m.box, cfg.motion, cfg.position_noise,
+                                     cfg.acceleration_noise)
+            track.memory = ShapeMemory(m.amodal, track.motion.centre, share)
+            track.disagree, complete = 0, True
+        elif complete:
+            track.observe(m.amodal, m.box, share, cfg, unseen)
         track.confidence = _clamp01(m.score)
         if det.class_id:
             track.class_id = det.class_id
