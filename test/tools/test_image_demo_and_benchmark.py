@@ -92,7 +92,11 @@ def test_benchmark_prints_and_writes_json(tmp_path):
     baseline = report["against_baseline"]
     assert baseline["baseline_sameo_core"].startswith(str(root))
     assert baseline["ours_sameo_core"].startswith(str(root))
-    assert [row["ours_over_baseline"] > 0 for row in baseline["rows"]] == [True, True]
+    assert len(baseline["rows"]) == 2
+    for row in baseline["rows"]:
+        assert row["ours_over_baseline"] == row["ours_ms"] / row["baseline_ms"]
+        assert row["min_ratio"] == row["ours_min_ms"] / row["baseline_min_ms"]
+        assert row["paired_ratio_median"] > 0
 
 
 def test_benchmark_refuses_a_baseline_that_is_no_checkout(tmp_path):
