@@ -86,8 +86,8 @@ def test_ddp_ranks_share_the_dataset_of_each_step(tmp_path, synth_gt):
 
 
 class _NanCriterion(SameoCriterion):
-    def forward(self, logits, iou_pred, targets):
-        terms = super().forward(logits, iou_pred, targets)
+    def forward(self, logits, iou_pred, targets, others=None):
+        terms = super().forward(logits, iou_pred, targets, others)
         return dict(terms, loss_dice=terms["loss_dice"] * float("nan"))
 
 
