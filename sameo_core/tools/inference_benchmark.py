@@ -136,9 +136,11 @@ def reset_peak(device: torch.device) -> None:
         torch.cuda.reset_peak_memory_stats(device)
 
 
-def bench_decoder(predictor: AmodalPredictor, repeats: int) -> list[dict[str, float]]:
+def bench_decoder(
+    predictor: AmodalPredictor, repeats: int, box_counts: tuple[int, ...] = DECODER_BOX_COUNTS
+) -> list[dict[str, float]]:
     rows = []
-    for n in DECODER_BOX_COUNTS:
+    for n in box_counts:
         boxes = random_boxes(n)
         pair = timed_side_by_side({
             "batched": lambda b=boxes: predictor.predict(b),
@@ -459,6 +461,9 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--checkpoint", default=None)
     parser.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"])
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--decoder-boxes", type=int, nargs="+",
+                        default=list(DECODER_BOX_COUNTS),
+                        help="box counts of the batched vs per-box decoder timing")
     parser.add_argument("--sync-boxes", type=int, nargs="+", default=list(SYNC_BOX_COUNTS),
                         help="box counts of the host-sync and op counts")
     parser.add_argument("--frame-sizes", nargs="+", default=[f"{w}x{h}" for h, w in
@@ -486,8 +491,9 @@ def benchmark_device(name: str, command: str) -> torch.device:
 
 def main(args: argparse.Namespace) -> dict[str, object]:
     device = benchmark_device(args.device, "--device cuda")
-    if args.repeats < 1 or min(args.sync_boxes) < 1 or args.precision_scenes < 1:
-        raise ValueError("--repeats, --sync-boxes and --precision-scenes must be ≥ 1")
+    if min(args.repeats, *args.sync_boxes, *args.decoder_boxes, args.precision_scenes) < 1:
+        raise ValueError("--repeats, --decoder-boxes, --sync-boxes and --precision-scenes must "
+                         "be ≥ 1")  # fmt: skip
     sizes = tuple(parse_size(text) for text in args.frame_sizes)
     if args.baseline:
         check_baseline(args)
@@ -511,7 +517,7 @@ def main(args: argparse.Namespace) -> dict[str, object]:
         "encoder_ms": encoder["median_ms"],
     }
     sections = {
-        "decoder": lambda: bench_decoder(predictor, args.repeats),
+        "decoder": lambda: bench_decoder(predictor, args.repeats, tuple(args.decoder_boxes)),
         "frame_720p_20_boxes": lambda: bench_frame(model, predictor, args.repeats),
         "syncs_per_predict": lambda: bench_syncs(model, device, dtype, tuple(args.sync_boxes)),
         "postprocess_paths": lambda: bench_paths(model, device, dtype, args.repeats, sizes),

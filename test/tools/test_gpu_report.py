@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 
 def _report(*args, env=None):
     return subprocess.run([sys.executable, "-m", "sameo_core.tools.gpu_report", *args],
@@ -50,11 +52,19 @@ def test_without_cuda_the_report_is_a_clear_error(tmp_path):
 
 
 def test_bad_node_report_is_a_clear_error(tmp_path):
+    from sameo_core.tools import gpu_report
+
+    def run(*args):
+        parsed = gpu_report.get_args_parser().parse_args(
+            ["--device", "cpu", "--variants", "test", "--json", str(tmp_path / "gpu.json"), *args])
+        return gpu_report.main(parsed)
+
     bad = tmp_path / "node.json"
     bad.write_text("{not json")
-    proc = _report("--device", "cpu", "--variants", "test", "--node-json", str(bad),
-                   "--json", str(tmp_path / "gpu.json"))
-    assert proc.returncode == 2 and "not JSON" in proc.stderr
-    missing = _report("--device", "cpu", "--variants", "test", "--node-json",
-                      str(tmp_path / "none.json"), "--json", str(tmp_path / "gpu.json"))
-    assert missing.returncode == 2 and "none.json" in missing.stderr
+    with pytest.raises(ValueError, match="not JSON"):
+        run("--node-json", str(bad))
+    with pytest.raises(FileNotFoundError, match="none.json"):  # an OSError: exit 2 as well
+        run("--node-json", str(tmp_path / "none.json"))
+    with pytest.raises(ValueError, match="must be ≥ 1"):
+        run("--frames", "0")
+    assert not (tmp_path / "gpu.json").exists()

@@ -63,14 +63,15 @@ def test_benchmark_prints_and_writes_json(tmp_path):
     root = Path(__file__).resolve().parents[2]
     proc = subprocess.run(
         [sys.executable, "-m", "sameo_core.tools.inference_benchmark", "--variant", "test",
-         "--repeats", "1", "--sync-boxes", "1", "5", "--frame-sizes", "160x120", "80x60",
+         "--repeats", "1", "--decoder-boxes", "1", "5", "--sync-boxes", "1", "5",
+         "--frame-sizes", "160x120", "80x60",
          "--precision-scenes", "2", "--baseline", str(root),
          "--json", str(tmp_path / "bench.json")],
         check=True, capture_output=True, text=True,
     )
     report = json.loads((tmp_path / "bench.json").read_text())
     assert report["heads"] == ["amodal", "modal"]  # random weights: both heads, as the node
-    assert [row["boxes"] for row in report["decoder"]] == [1, 5, 20, 50]
+    assert [row["boxes"] for row in report["decoder"]] == [1, 5]
     frame = report["frame_720p_20_boxes"]
     assert frame["ours_ms"] > 0 and frame["official_ms"] > 0
     assert frame["ratio_ours_over_official"] == frame["ours_ms"] / frame["official_ms"]
