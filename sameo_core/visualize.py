@@ -5,7 +5,9 @@ Per object: the visible part tinted solid with a solid outline, the hidden part 
 visible) hatched with a dashed outline, so that what the camera sees and what SAMEO completes
 behind other objects never look alike; a label on an opaque tag in the object's colour, placed
 where it covers no other label (`place_labels`); and the occlusion order as arrows from each
-object to the objects it hides (centre of visible part to centre of visible part).
+object to the objects it hides (centre of visible part to centre of visible part). An object that
+is kept while fully hidden (a track, `OverlayItem.outline_only`) is drawn as a dashed outline
+alone, so that nothing is hatched over the objects in front of it.
 `contact_sheet` tiles frames with captions and a block of figures into one image.
 """
 
@@ -35,13 +37,17 @@ class OverlayItem:
     """One instance to draw: its amodal mask, optionally its visible part (a bool array of the
     same ROI; None = draw the whole mask solid), a label, a box (xyxy) to place the label at
     (None: the visible part's box), and the indices (into the drawn items) of the objects it
-    hides (drawn as arrows)."""
+    hides (drawn as arrows). outline_only: a fully hidden object, drawn as a 2-px dashed outline
+    without tint or hatching. colour: palette index (None: the item's position; a track id
+    keeps an object's colour from frame to frame)."""
 
     amodal: RoiMask
     label: str = ""
     visible: np.ndarray | None = None
     box: np.ndarray | None = None
     occludes: tuple[int, ...] = ()
+    outline_only: bool = False
+    colour: int | None = None
 
 
 def _colour(k: int) -> tuple[int, int, int]:
@@ -75,16 +81,20 @@ def _contour_pixels(mask: np.ndarray) -> np.ndarray:
 
 
 def _outline(canvas: np.ndarray, window, visible: np.ndarray, hidden: np.ndarray,
-             color: tuple[int, int, int]) -> None:  # fmt: skip
-    """Solid outline around the visible part; dashed outline where the amodal border runs
-    through the hidden part."""
+             color: tuple[int, int, int], width: int = 1) -> None:  # fmt: skip
+    """Solid outline around the visible part; dashed outline (`width` px) where the amodal
+    border runs through the hidden part."""
     rows, cols = window
     patch = canvas[rows, cols]
     border = cv2.dilate(_contour_pixels(visible).astype(np.uint8), np.ones((2, 2), np.uint8))
     patch[border.astype(bool) & visible] = color
     yy, xx = np.mgrid[rows, cols]
     dashes = ((xx + yy) // DASH) % 2 == 0
-    patch[_contour_pixels(visible | hidden) & hidden & dashes] = color
+    contour = _contour_pixels(visible | hidden)
+    if width > 1:
+        kernel = np.ones((width, width), np.uint8)
+        contour = cv2.dilate(contour.astype(np.uint8), kernel).astype(bool) & (visible | hidden)
+    patch[contour & hidden & dashes] = color
 
 
 def _text_size(text: str, scale: float, thickness: int) -> tuple[int, int]:
@@ -177,23 +187,26 @@ def draw_overlay(rgb: np.ndarray, items: Sequence[OverlayItem], alpha: float = 0
     hw = rgb.shape[:2]
     out = rgb.astype(np.float32)
     parts = [_parts(item, hw) for item in items]
+    keys = [k if item.colour is None else item.colour for k, item in enumerate(items)]
     for k, (window, visible, hidden) in enumerate(parts):
-        _tint(out, window, visible, hidden, PALETTE[k % len(PALETTE)], alpha)
+        if not items[k].outline_only:
+            _tint(out, window, visible, hidden, PALETTE[keys[k] % len(PALETTE)], alpha)
     canvas = np.clip(out, 0, 255).astype(np.uint8)
     for k, (window, visible, hidden) in enumerate(parts):
-        _outline(canvas, window, visible, hidden, _colour(k))
+        _outline(canvas, window, visible, hidden, _colour(keys[k]),
+                 2 if items[k].outline_only else 1)  # fmt: skip
     scale, thickness = label_scale(hw)
     centroids = [_centroid(visible, window) for window, visible, _ in parts]
     for k, item in enumerate(items):  # occlusion order: arrows to the objects each one hides
         for j in item.occludes:
             if 0 <= j < len(items) and centroids[k] is not None and centroids[j] is not None:
-                _arrow(canvas, centroids[k], centroids[j], _colour(k), thickness + 1)
+                _arrow(canvas, centroids[k], centroids[j], _colour(keys[k]), thickness + 1)
     labelled = [k for k, item in enumerate(items) if item.label]
     sizes = [_text_size(items[k].label, scale, thickness) for k in labelled]
     anchors = [_anchor(items[k], parts[k], hw) for k in labelled]
     for k, tag in zip(labelled, place_labels(sizes, anchors, hw)):
         if tag is not None:
-            _draw_tag(canvas, items[k].label, tag, _colour(k), scale, thickness)
+            _draw_tag(canvas, items[k].label, tag, _colour(keys[k]), scale, thickness)
     return canvas
 
 
@@ -247,3 +260,5 @@ def contact_sheet(
 
 LEGEND = ("solid: visible part; hatched, dashed outline: hidden part (amodal completion); "
           "arrow A -> B: A hides B; rN: layer N, r0 = nothing in front")
+TRACKS_LEGEND = ("#N: track id; dashed outline alone: an object kept while fully hidden "
+                 "(hidden T s: since last seen)")

@@ -8,7 +8,9 @@ Callbacks only pair the messages by stamp and put the newest pair in the camera'
 worker's NewestFrames (serving.py); everything else happens in the worker.
 
 `CameraState` is what a camera carries from frame to frame, ROS-free: its counters, its latency
-window and the time of its last pair. Per-camera state of later features (a tracker) goes here.
+window, the time of its last pair and its amodal tracks (camera_tracks.CameraTracks: the node
+keeps them across activations so that track ids are never reused, and resets them on
+deactivate).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from vision_msgs.msg import Detection2DArray, Detection3DArray
 
 from sameo_ros.msg import AmodalMaskArray, FrameStats
 
+from .camera_tracks import CameraTracks
 from .conversions import stamp_ns
 from .latency_stats import FrameRateStats
 from .pairing import Pair, PairingResult, StampBuffer, StampPairer
@@ -42,6 +45,7 @@ class CameraState:
 
     name: str
     stats_window: int
+    tracks: CameraTracks = field(default_factory=CameraTracks)
     activated_at: float = field(default_factory=time.monotonic)
     last_pair_at: float | None = None
     frames: int = 0  # answered
@@ -78,7 +82,7 @@ class CameraPort:
     ) -> None:  # fmt: skip
         self.node, self.config, self.index = node, config, index
         self.name = config.cameras[index]
-        self.state = CameraState(self.name, config.stats_window)
+        self.state = CameraState(self.name, config.stats_window, node.tracks_of(self.name))
         self._hand_over_pair = hand_over
         slop_ns = int(config.sync_slop * 1e9)
         self.pairer: StampPairer[Any, Any] = StampPairer(slop_ns)

@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from sameo_core.tracking import TrackState
+
 from .conversions import xyxy_to_center_size
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)
@@ -125,6 +127,10 @@ def amodal_mask(types: MessageTypes, source_header: Any, record: Any) -> Any:
         occluded_by=list(record.occluded_by),
         occludes=list(record.occludes),
         rank=int(record.rank),
+        track_id=int(record.track_id),
+        track_state=int(record.track_state),
+        seconds_hidden=float32(record.seconds_hidden),
+        age=int(record.age),
     )
 
 
@@ -147,10 +153,17 @@ def _pose(types: MessageTypes, xyz: np.ndarray) -> Any:
     return types.make("geometry_msgs/msg/Pose", position=_point(types, xyz), orientation=identity)
 
 
+def detection_3d_id(record: Any) -> str:
+    """A Detection3D's id: the detection's, or "track:<track_id>" for a track without a detection
+    this frame (HIDDEN, RECOVERED: their AmodalMask id is empty)."""
+    return record.id if record.id or not record.track_id else f"track:{record.track_id}"
+
+
 def detection_3d(types: MessageTypes, source_header: Any, record: Any) -> Any:
-    """vision_msgs/Detection3D of a MaskRecord with 3D (README, "3D from depth"): id; one
-    hypothesis with the detector's class and score, whose pose is the centroid of the visible
-    points; bbox the amodal extent (centre, size; axes of the camera's optical frame)."""
+    """vision_msgs/Detection3D of a MaskRecord with 3D (README, "3D from depth"): id
+    (`detection_3d_id`); one hypothesis with the detector's class and score, whose pose is the
+    centroid of the visible points; bbox the amodal extent (centre, size; axes of the camera's
+    optical frame). A HIDDEN track's 3D is the last one it had when seen."""
     obj = record.object_3d
     box = obj.amodal_box
     covariance = np.zeros(36)
@@ -168,7 +181,7 @@ def detection_3d(types: MessageTypes, source_header: Any, record: Any) -> Any:
     )  # fmt: skip
     return types.make(
         "vision_msgs/msg/Detection3D", header=source_header, results=[result], bbox=bbox,
-        id=record.id,
+        id=detection_3d_id(record),
     )  # fmt: skip
 
 
@@ -189,8 +202,9 @@ _POINT_DTYPE = np.dtype({"names": ["x", "y", "z", "instance"],
 def point_cloud(types: MessageTypes, source_header: Any, records: Sequence[Any]) -> Any:
     """sensor_msgs/PointCloud2 (unordered, little-endian) of every object's visible 3D points:
     x, y, z (float32, metres, optical frame) and instance (uint32: the object's position in the
-    frame's AmodalMaskArray.masks)."""
-    parts = [(k, r.object_3d.points) for k, r in enumerate(records) if r.object_3d]
+    frame's AmodalMaskArray.masks). A HIDDEN track has no visible points (its 3D is carried)."""
+    parts = [(k, r.object_3d.points) for k, r in enumerate(records)
+             if r.object_3d and r.track_state != TrackState.HIDDEN]  # fmt: skip
     count = sum(len(points) for _, points in parts)
     cloud = np.empty(count, _POINT_DTYPE)
     start = 0

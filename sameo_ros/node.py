@@ -12,7 +12,9 @@ With `managed: false` (the default) the node takes itself to active at start; wi
 in every state.
 
 What an active node serves (the cameras' topics, the service, the worker thread) is serving.py
-and camera_ports.py. Messages are rclpy's generated classes.
+and camera_ports.py. Each camera's amodal tracks (camera_tracks.py) live as long as the node, so
+that their ids are never reused; deactivate ends every track, and so does switching `tracking`.
+Messages are rclpy's generated classes.
 Run: `ros2 run sameo_ros sameo_node --ros-args --params-file config/sameo.yaml`.
 """
 
@@ -34,6 +36,7 @@ from rclpy.signals import SignalHandlerOptions
 from std_msgs.msg import Header
 
 from .camera_ports import CameraState
+from .camera_tracks import CameraTracks
 from .diagnostics import Counters, Health, HealthMonitor
 from .messages import rclpy_types
 from .params import (
@@ -43,6 +46,7 @@ from .params import (
     NodeConfig,
     checked_update,
     config_from_values,
+    tracker_config,
 )
 from .pipeline import FramePipeline, Selection
 from .serving import Serving
@@ -75,6 +79,7 @@ class SameoNode(LifecycleNode):
         self._warned_at: dict[str, float] = {}
         self._warn_lock = threading.Lock()
         self._health: dict[str, HealthMonitor] = {}  # per camera name
+        self._tracks: dict[str, CameraTracks] = {}  # per camera name, for the node's lifetime
         self._diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.create_timer(DIAGNOSTICS_PERIOD_S, self.publish_diagnostics)
 
@@ -93,9 +98,17 @@ class SameoNode(LifecycleNode):
     def _apply_parameters(self, parameters: list) -> None:
         if self.pipeline is None or self.config is None:
             return  # configure reads them
+        was_tracking = self.config.tracking
         self.config = config_from_values(self._values())
         c = self.config
         self.pipeline.update(Selection(c.score_threshold, c.max_detections), c.mask_threshold)
+        for camera, tracks in self._tracks.items():
+            tracks.configure(tracker_config(c))
+            if c.tracking != was_tracking:  # switched: the tracks start afresh
+                ended = tracks.reset()
+                if ended:
+                    self.get_logger().info(f"{camera + ': ' if camera else ''}{ended} tracks "
+                                           "ended (tracking switched)")  # fmt: skip
         self.get_logger().info("parameters changed: " + ", ".join(
             f"{p.name}={p.value!r}" for p in parameters))  # fmt: skip
 
@@ -177,6 +190,14 @@ class SameoNode(LifecycleNode):
         self._release()
 
     # Shared by the parts.
+    def tracks_of(self, camera: str) -> CameraTracks:
+        """Camera `camera`'s tracks with the current tracker parameters (created on first use,
+        then kept: ids are never reused while the node runs)."""
+        assert self.config is not None
+        tracks = self._tracks.setdefault(camera, CameraTracks())
+        tracks.configure(tracker_config(self.config))
+        return tracks
+
     def warn(self, kind: str, text: str) -> None:
         """Log a warning, at most once per `_THROTTLE_S` for each kind of problem."""
         now = time.monotonic()

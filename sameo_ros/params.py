@@ -12,6 +12,10 @@ topic parameters. A named camera `c` (parameter `cameras`) puts its topics under
 
 Every parameter that sizes work or memory has an upper bound (`BOUNDS`), each with its reason:
 a typo or a hostile parameter file must not make the node allocate what the robot does not have.
+
+The tracker's parameters (`tracking`, `hidden_timeout` and the thresholds in
+`TRACKER_PARAMETERS`) keep sameo_core's `TrackerConfig` names and defaults; `tracker_config`
+turns them into one, and its validation is the node's (README, "ROS 2 node", Tracking).
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from sameo_core.inference.predictor import MAX_IMAGE_PIXELS as PREDICTOR_MAX_PIXELS
+from sameo_core.tracking import TrackerConfig
+from sameo_core.tracking.tracker_config import MAX_TRACKS_LIMIT
 
 from .conversions import DEFAULT_MAX_IMAGE_PIXELS, MAX_IMAGE_PIXELS_LIMIT
 
@@ -60,6 +66,12 @@ BOUNDS: dict[str, Bound] = {
                         "frame waits behind it"),
     "stats_period": Bound(3600.0, "an hour between log lines; shorter is the point of the log"),
     "torch_threads": Bound(256, "more threads than cores only oversubscribes them"),
+    "max_tracks": Bound(MAX_TRACKS_LIMIT, "every live track is a row of each frame's association "
+                        "matrix and, hidden, one more mask in every AmodalMaskArray"),
+    "hidden_timeout": Bound(60.0, "an object unseen for a minute has been carried by the motion "
+                            "model alone for that long; max_tracks bounds what is kept"),
+    "max_stamp_jump": Bound(10.0, "a motion prediction over a gap of more than 10 s is no "
+                            "prediction: the tracks are reset instead"),
 }
 
 
@@ -89,6 +101,14 @@ class NodeConfig:
     depth_wait: float = 0.1
     stats_period: float = 5.0
     stats_window: int = 100
+    tracking: bool = True  # amodal tracks per camera (camera_tracks.py)
+    hidden_timeout: float = TrackerConfig.hidden_timeout
+    max_stamp_jump: float = TrackerConfig.max_stamp_jump
+    max_tracks: int = TrackerConfig.max_tracks
+    visible_threshold: float = TrackerConfig.visible_threshold
+    hidden_cover: float = TrackerConfig.hidden_cover
+    recover_min_iou: float = TrackerConfig.recover_min_iou
+    recover_min_overlap: float = TrackerConfig.recover_min_overlap
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -138,7 +158,29 @@ DESCRIPTIONS: dict[str, str] = {
     f"(0.1-{BOUNDS['stats_period'].limit:g})",
     "stats_window": "frames in the sliding window of the latency and fps figures "
     f"(1-{BOUNDS['stats_window'].limit})",
+    "tracking": "amodal tracks per camera: track ids stable through occlusion, fully hidden "
+    "objects kept in amodal_masks as STATE_HIDDEN (README, \"ROS 2 node\"); false: every frame "
+    "alone, track_id 0",
+    "hidden_timeout": "seconds a fully hidden object is kept (its confidence falls to 0 over "
+    f"them), then its track ends (0-{BOUNDS['hidden_timeout'].limit:g}, > 0)",
+    "max_stamp_jump": "a frame stamped more than this many seconds after the camera's previous "
+    "one (or before it: a bag loop, a /clock reset) resets the camera's tracks; keep it above "
+    f"the camera's time between processed frames (0-{BOUNDS['max_stamp_jump'].limit:g}, > 0)",
+    "max_tracks": "most live tracks per camera; new objects beyond it are published untracked "
+    f"(track_id 0) with a warning (1-{BOUNDS['max_tracks'].limit})",
+    "visible_threshold": "a detected object whose visible fraction is at least this is "
+    "STATE_VISIBLE, else STATE_OCCLUDED (0-1, > 0)",
+    "hidden_cover": "an undetected track is STATE_HIDDEN when at least this share of its "
+    "predicted amodal region is covered by the visible masks of the objects in front (0-1, > 0)",
+    "recover_min_iou": "an undetected, uncovered track re-prompted on the frame is "
+    "STATE_RECOVERED when SAMEO's predicted IoU is at least this (0-1) ...",
+    "recover_min_overlap": "... and the mask overlaps the track's predicted mask by at least "
+    "this IoU (0-1, > 0)",
 }
+
+# The tracker's settings that are node parameters (the others keep TrackerConfig's defaults).
+TRACKER_PARAMETERS = ("hidden_timeout", "max_stamp_jump", "max_tracks", "visible_threshold",
+                      "hidden_cover", "recover_min_iou", "recover_min_overlap")
 
 
 def _ros_value(value: Any) -> Any:
@@ -152,7 +194,8 @@ DYNAMIC_TYPES: dict[str, tuple[type, ...]] = {"chunk_size": (int, str)}
 
 # Read by every frame, so they may change while the node runs; the others take effect when the
 # model is loaded (configure), so they may only change while the node is unconfigured.
-RUNTIME_PARAMETERS = ("score_threshold", "mask_threshold", "max_detections", "debug_image")
+RUNTIME_PARAMETERS = ("score_threshold", "mask_threshold", "max_detections", "debug_image",
+                      "tracking", *TRACKER_PARAMETERS)
 
 
 def _check(ok: bool, name: str, why: str, value: object) -> None:
@@ -220,6 +263,19 @@ def _validate(c: NodeConfig) -> None:
     for name in ("sync_slop", "depth_wait", "stats_period"):
         _check_upper(name, getattr(c, name))
     _check(c.depth or not c.point_cloud, "point_cloud", "needs depth: true", c.point_cloud)
+    for name in ("max_tracks", "hidden_timeout", "max_stamp_jump"):
+        _check(math.isfinite(getattr(c, name)), name, "must be finite", getattr(c, name))
+        _check_upper(name, getattr(c, name))
+    tracker_config(c)
+
+
+def tracker_config(c: NodeConfig) -> TrackerConfig:
+    """The TrackerConfig of the node's tracker parameters; ValueError naming the parameter."""
+    try:
+        return TrackerConfig(**{name: getattr(c, name) for name in TRACKER_PARAMETERS})
+    except (TypeError, ValueError) as error:  # "<field> must be ..., got ..."
+        name, _, why = str(error).partition(" ")
+        raise ValueError(f"parameter {name!r} {why}") from None
 
 
 def _as_declared(values: dict[str, Any]) -> dict[str, Any]:

@@ -6,8 +6,10 @@ service and the replay tool (`process`: one frame) all go through `FramePipeline
 Per frame: the amodal and visible masks of the selected detections (sameo_core's predictor), the
 3D of every object when depth is enabled (`sameo_core.inference.depth_lifting`), and the
 occlusion order of the masks with the depth evidence added (`sameo_core.inference.
-occlusion_order`). ROS-free: messages are read by attribute (conversions.py), so it runs on a
-rosbag without ROS.
+occlusion_order`), and with a camera's tracks (`FrameInputs.tracks`, camera_tracks.py) the
+frame through its tracker while the predictor still holds the frame's image embedding, on which
+the tracker's re-prompts decode. ROS-free: messages are read by attribute (conversions.py), so it
+runs on a rosbag without ROS.
 """
 
 from __future__ import annotations
@@ -15,9 +17,9 @@ from __future__ import annotations
 import gc
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import torch
@@ -28,6 +30,7 @@ from sameo_core.inference import AmodalPredictor, Prediction, PredictorConfig
 from sameo_core.inference.depth_lifting import DepthLifting, Object3D, lift_objects
 from sameo_core.inference.occlusion_order import OcclusionOrder, occlusion_order
 from sameo_core.model import build_sameo
+from sameo_core.tracking import DetectionInfo, TrackerResult
 
 from .conversions import (
     Prompts,
@@ -40,6 +43,9 @@ from .conversions import (
     to_rgb,
 )
 from .params import NodeConfig
+
+if TYPE_CHECKING:
+    from .camera_tracks import CameraTracks
 
 # Why a frame got no 3D when depth is enabled (beside sameo_core.camera's and depth_lifting's
 # reasons, carried by DepthInputError): fixed strings, logged throttled by reason.
@@ -57,7 +63,8 @@ class FrameInputs:
     image: sensor_msgs/Image or CompressedImage; detections: vision_msgs/Detection2DArray;
     points: PointPrompts[] (empty, or one per detection; from SegmentAmodal requests);
     depth, camera_info: the depth Image and CameraInfo of the frame's stamp (None when none
-    came within sync_slop; read only when the pipeline lifts to 3D).
+    came within sync_slop; read only when the pipeline lifts to 3D);
+    tracks: the camera's tracks (None: the frame alone, no tracking; the `segment` service).
     """
 
     image: Any
@@ -65,6 +72,7 @@ class FrameInputs:
     points: Any = ()
     depth: Any = None
     camera_info: Any = None
+    tracks: CameraTracks | None = None
 
 
 @dataclass(frozen=True)
@@ -87,11 +95,19 @@ class MaskRecord:
     rank: int = -1  # 0 = nothing in front; -1 = unknown (no visible masks)
     object_3d: Object3D | None = None  # with depth: the object's 3D, None when it has none
     no_3d_reason: str = ""  # with depth: why object_3d is None
+    # Tracking (camera_tracks.py): track id (0: none), TrackState value, seconds since last
+    # detected (HIDDEN), frames since the track started.
+    track_id: int = 0
+    track_state: int = 0
+    seconds_hidden: float = 0.0
+    age: int = 0
 
 
-# FrameResult.timings_ms keys. `model` is the time in the predictor (set_image + predict); the
-# encoder, decoder and postprocess stages partition it (within the predictor's own overhead).
-TIMINGS = ("convert", "model", "encoder", "decoder", "postprocess", "lifting", "order")
+# FrameResult.timings_ms keys. `model` is the time in the predictor (set_image + predict, and
+# the tracker's re-prompts); the encoder, decoder and postprocess stages partition it (within
+# the predictor's own overhead). `tracker`: the camera's tracker without its re-prompts.
+TIMINGS = ("convert", "model", "encoder", "decoder", "postprocess", "lifting", "order",
+           "tracker")
 
 
 @dataclass
@@ -102,6 +118,7 @@ class FrameResult:
     timings_ms: dict[str, float] = field(default_factory=dict)  # TIMINGS, milliseconds
     encoded: bool = True  # False when the image was the one encoded last (decoder only)
     depth_error: DepthInputError | None = None  # with depth: why the frame has no 3D at all
+    tracking: TrackerResult | None = None  # with tracks: the tracker's result (its warnings)
 
 
 @dataclass(frozen=True)
@@ -185,6 +202,12 @@ class _Prepared:
     key: ImageKey
     prompts: Prompts
     convert_s: float
+    given_ids: tuple[bool, ...] = ()  # per prompt: the detector gave its id (not the index)
+    tracked: bool = False  # its camera has live tracks: the image is encoded without prompts
+
+    @property
+    def needs_model(self) -> bool:
+        return bool(len(self.prompts)) or self.tracked
 
 
 @dataclass
@@ -268,9 +291,9 @@ class FramePipeline:
         lift = self.lift if lift is None else lift
         with self._lock:
             prepared = [_attempt(self._prepare, f) for f in frames]
-            outputs = self._run_model(prepared)
             results: list[FrameResult | Exception] = []
-            for inputs, ready, output in zip(frames, prepared, outputs):
+            # each frame is finished while its embedding is held (its tracker re-prompts on it)
+            for inputs, ready, output in zip(frames, prepared, self._run_model(prepared)):
                 if isinstance(ready, Exception) or isinstance(output, Exception):
                     results.append(ready if isinstance(ready, Exception) else output)
                 else:
@@ -281,8 +304,11 @@ class FramePipeline:
         started = time.perf_counter()
         rgb = to_rgb(inputs.image, self.max_image_pixels)
         prompts = detections_to_prompts(inputs.detections, inputs.points)
-        chosen = prompts.subset(select_prompts(prompts, self.selection))
-        return _Prepared(rgb, ImageKey(inputs.image), chosen, time.perf_counter() - started)
+        selected = select_prompts(prompts, self.selection)
+        given = tuple(bool(inputs.detections.detections[i].id) for i in selected)
+        tracked = inputs.tracks is not None and inputs.tracks.live > 0
+        return _Prepared(rgb, ImageKey(inputs.image), prompts.subset(selected),
+                         time.perf_counter() - started, given, tracked)  # fmt: skip
 
     def _finish(
         self, inputs: FrameInputs, frame: _Prepared, model: _ModelOutput, lift: bool
@@ -296,38 +322,83 @@ class FramePipeline:
         records = self._records(model.masks, frame.prompts, order, lifting)
         t4 = time.perf_counter()
         timings = {"convert": frame.convert_s, "model": model.model_s, **model.stages,
-                   "lifting": t3 - t2, "order": t4 - t3}  # fmt: skip
+                   "lifting": t3 - t2, "order": t4 - t3, "tracker": 0.0}  # fmt: skip
+        tracking = None
+        if inputs.tracks is not None:
+            records, tracking = self._track(inputs, frame, model.masks, order, records, lift,
+                                            timings)  # fmt: skip
         ids = frame.prompts.ids
         return FrameResult(
             frame.rgb, records, {ids[i]: why for i, why in model.rejected.items()},
-            {k: timings[k] * 1000.0 for k in TIMINGS}, model.encoded, depth_error,
+            {k: timings[k] * 1000.0 for k in TIMINGS}, model.encoded, depth_error, tracking,
         )  # fmt: skip
+
+    def _track(
+        self, inputs: FrameInputs, frame: _Prepared, masks: list, order: OcclusionOrder | None,
+        records: list[MaskRecord], lift: bool, timings: dict[str, float],
+    ) -> tuple[list[MaskRecord], TrackerResult]:  # fmt: skip
+        """The frame through its camera's tracker: the records with their tracks, and the
+        tracker's result. The re-prompts' predictor time joins the frame's model time."""
+        tracks = inputs.tracks
+        assert tracks is not None
+        prompts = frame.prompts
+        detections = [DetectionInfo(prompts.ids[i] if frame.given_ids[i] else "",
+                                    prompts.class_ids[i], float(prompts.scores[i]))
+                      for i in range(len(prompts))]  # fmt: skip
+
+        def reprompt(boxes: np.ndarray) -> list:
+            started = time.perf_counter()
+            prediction = self._reprompt(frame, boxes)
+            timings["model"] += time.perf_counter() - started
+            for stage, seconds in stage_seconds(prediction).items():
+                timings[stage] += seconds
+            return prediction.masks
+
+        def lift_masks(recovered: list) -> list[tuple[Object3D | None, str]]:
+            lifting, _ = self._lift(inputs, recovered, frame.rgb.shape[:2])
+            if lifting is None:  # no 3D for the frame at all: said once, by depth_error
+                return [(None, "")] * len(recovered)
+            objects = {o.index: o for o in lifting.objects}
+            return [(objects.get(i), lifting.failed.get(i, "")) for i in range(len(recovered))]
+
+        try:
+            tracked = tracks.track(
+                stamp_ns(inputs.image.header.stamp) * 1e-9, masks, order, detections,
+                frame.rgb.shape[:2], records, reprompt, self.has_visible,
+                lift_masks if lift else None,
+            )  # fmt: skip
+        except (TypeError, ValueError) as error:  # input the tracker refuses: the masks go out
+            return records, TrackerResult([], warnings=[f"frame not tracked: {error}"])
+        timings["tracker"] = tracked.result.tracker_s
+        return tracked.records, tracked.result
 
     # The predictor: every use of its API is in the methods below.
     def _run_model(
         self, prepared: list[_Prepared | Exception]
-    ) -> list[_ModelOutput | Exception]:
-        """The predictor's answer for every converted frame (frames that failed to convert get
-        their exception again; frames without prompts NO_MODEL)."""
-        outputs: list[_ModelOutput | Exception] = [
-            p if isinstance(p, Exception) else NO_MODEL for p in prepared
-        ]
-        todo = [k for k, p in enumerate(prepared) if isinstance(p, _Prepared) and len(p.prompts)]
-        if todo and self.predictor is None:
-            error = RuntimeError("the model was released (cleanup); configure the node again")
-            return [error if k in todo else out for k, out in enumerate(outputs)]
+    ) -> Iterator[_ModelOutput | Exception]:
+        """The predictor's answer for every converted frame, in order (frames that failed to
+        convert get their exception again; frames without prompts NO_MODEL, unless their camera
+        has live tracks: then the image is encoded for the tracker's re-prompts). Each answer
+        is yielded while the predictor still holds that frame's embedding: one by one, before
+        the next frame's image replaces it; batched, all of them at once."""
+        todo = [k for k, p in enumerate(prepared) if isinstance(p, _Prepared) and p.needs_model]
         frames = [prepared[k] for k in todo]
-        fresh = [f for f in frames if f.key not in self._encoded]  # type: ignore[union-attr]
         batched = None
-        if self._batch and len(fresh) > 1:
-            batched = _attempt(self._batched, frames)
-        if isinstance(batched, list):
-            answers = batched
-        else:  # one by one; also when a batch failed, so that a bad image costs only itself
-            answers = [_attempt(self._one, f) for f in frames]
-        for k, answer in zip(todo, answers):
-            outputs[k] = answer
-        return outputs
+        if todo and self.predictor is not None:
+            fresh = [f for f in frames if f.key not in self._encoded]  # type: ignore[union-attr]
+            if self._batch and len(fresh) > 1:
+                batched = _attempt(self._batched, frames)
+        for k, p in enumerate(prepared):
+            if isinstance(p, Exception):
+                yield p
+            elif k not in todo:
+                yield NO_MODEL
+            elif self.predictor is None:
+                yield RuntimeError("the model was released (cleanup); configure the node again")
+            elif isinstance(batched, list):
+                yield batched[todo.index(k)]
+            else:  # one by one; also when a batch failed, so that a bad image costs only itself
+                yield _attempt(self._one, p)
 
     def _one(self, frame: _Prepared) -> _ModelOutput:
         """set_image (unless encoded already) + predict of one frame."""
@@ -381,6 +452,13 @@ class FramePipeline:
             prompts.boxes, prompts.scores, points=prompts.points,
             point_labels=prompts.point_labels, image=image,
         )  # fmt: skip
+
+    def _reprompt(self, frame: _Prepared, boxes: np.ndarray) -> Prediction:
+        """The decoders on `frame`'s embedding (still held: _run_model) for the tracker's
+        predicted amodal boxes."""
+        if self.predictor is None or frame.key not in self._encoded:
+            raise RuntimeError("the frame's image embedding is no longer held")
+        return self.predictor.predict(boxes, image=self._encoded.index(frame.key))
 
     @staticmethod
     def _output(prediction: Prediction, model_s: float) -> _ModelOutput:

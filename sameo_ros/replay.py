@@ -2,7 +2,8 @@
 
   python -m sameo_ros.replay IN_BAG OUT_BAG --image-topic /camera/image_raw \
       --detections-topic /detections [--checkpoint sameo.pt] [--debug-images] \
-      [--depth-topic /camera/depth --camera-info-topic /camera/camera_info]
+      [--depth-topic /camera/depth --camera-info-topic /camera/camera_info] \
+      [--no-tracking] [--hidden-timeout 5] [--max-stamp-jump 1]
 
 Needs no ROS installation: rosbags reads and writes the bags (mcap and sqlite3) and supplies the
 message classes, which the shared conversions and builders read and fill by attribute, as the
@@ -12,6 +13,12 @@ writes the node's Detection3DArray too: a pair waits until the bag has reached i
 (or ends), so a depth image recorded after its detections still counts. Image and
 CompressedImage inputs both work. The output carries the message definitions and type hashes, so
 `ros2 bag play` publishes it.
+
+Tracking is on by default, as in the node: the bag's frames go through one camera's tracker
+(camera_tracks.CameraTracks) in bag order, so the output carries track ids and the HIDDEN and
+RECOVERED tracks (README, "ROS 2 node"); the tracker's warnings (a stamp going backwards in a
+looped bag resets the tracks) are printed, and the summary line says how many tracks there were.
+`--no-tracking` processes every frame alone (track_id 0).
 """
 
 from __future__ import annotations
@@ -26,12 +33,14 @@ from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 from tqdm import tqdm
 
 from sameo_core.tools import cli
+from sameo_core.tracking import TrackState
 
+from .camera_tracks import CameraTracks
 from .conversions import stamp_ns
 from .messages import MessageTypes, amodal_mask_array, copy_header, detection_3d_array, rgb_image
 from .overlay import draw_overlay
 from .pairing import Pair, StampBuffer, StampPairer
-from .params import NodeConfig
+from .params import NodeConfig, tracker_config
 from .pipeline import FrameInputs, FramePipeline
 
 OWN_TYPES = ("AmodalMask", "AmodalMaskArray", "FrameStats", "PointPrompts")
@@ -116,6 +125,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--camera-info-topic", default="", help="CameraInfo of the image "
                    "(required with --depth-topic)")
     p.add_argument("--detections-3d-topic", default="/sameo/detections_3d")
+    p.add_argument("--no-tracking", dest="tracking", action="store_false",
+                   help="every frame alone: no track ids, no hidden objects")
+    p.add_argument("--hidden-timeout", type=float, default=NodeConfig.hidden_timeout,
+                   help="seconds a fully hidden object is kept (the node's hidden_timeout)")
+    p.add_argument("--max-stamp-jump", type=float, default=NodeConfig.max_stamp_jump,
+                   help="seconds between frames beyond which the tracks reset")
     p.add_argument("--storage", choices=("mcap", "sqlite3"), default="mcap")
     p.add_argument(
         "--vision-msgs-dir",
@@ -140,7 +155,13 @@ class BagReplay:
             sync_slop=args.sync_slop,
             max_detections=args.max_detections,
             depth=bool(args.depth_topic),
+            tracking=args.tracking,
+            hidden_timeout=args.hidden_timeout,
+            max_stamp_jump=args.max_stamp_jump,
         )
+        self.tracks = CameraTracks(tracker_config(self.config)) if args.tracking else None
+        self.track_ids: set[int] = set()
+        self.hidden_reports = 0
         self.pipeline = FramePipeline.from_config(self.config)
         slop_ns = int(args.sync_slop * 1e9)
         self.pairer: StampPairer[Any, Any] = StampPairer(slop_ns)
@@ -176,6 +197,11 @@ class BagReplay:
             f"({self.skipped} frames skipped, {self.pairer.unmatched_total} detections unpaired"
             + (f", {self.without_3d} frames without 3D)" if args.depth_topic else ")")
         )
+        if self.tracks is None:
+            print("tracking: off (every frame alone, track_id 0)")
+        else:
+            print(f"tracking: on (hidden_timeout {self.config.hidden_timeout:g} s): "
+                  f"{len(self.track_ids)} tracks, {self.hidden_reports} hidden-object reports")
 
     def _typestores(self, connections: list[Any]) -> tuple[Any, Any]:
         found: dict[str, Any] = {}
@@ -246,13 +272,18 @@ class BagReplay:
             depth = self.depth.match(pair.image_stamp)
             camera_info = self.camera_info.match(pair.image_stamp)
         try:
-            result = self.pipeline.process(
-                FrameInputs(pair.image, pair.detections, depth=depth, camera_info=camera_info)
-            )
+            result = self.pipeline.process(FrameInputs(
+                pair.image, pair.detections, depth=depth, camera_info=camera_info,
+                tracks=self.tracks,
+            ))  # fmt: skip
         except ValueError as error:
             tqdm.write(f"skipping frame at {pair.image_stamp * 1e-9:.6f} s: {error}")
             self.skipped += 1
             return
+        for warning in result.tracking.warnings if result.tracking is not None else ():
+            tqdm.write(f"tracker at {pair.image_stamp * 1e-9:.6f} s: {warning}")
+        self.track_ids.update(r.track_id for r in result.records if r.track_id)
+        self.hidden_reports += sum(r.track_state == TrackState.HIDDEN for r in result.records)
         header = copy_header(self.types, pair.image.header)
         message = amodal_mask_array(self.types, header, result.records)
         writer.write(self.masks_conn, time_ns, self.typestore.serialize_cdr(message, MASKS_TYPE))

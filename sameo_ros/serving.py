@@ -14,10 +14,17 @@ With `depth: true` the depth image and CameraInfo are kept by stamp per camera
 `depth_wait` for them), and publishes a Detection3DArray (and with `point_cloud: true` a
 PointCloud2) after the AmodalMaskArray. Bad or missing depth costs the frame its 3D only, with a
 throttled warning naming the reason.
+
+With `tracking: true` each camera's frames go through its tracks (CameraState.tracks, in the
+pipeline, while the frame's embedding is held); the tracker's warnings (stamps going backwards
+or jumping reset the camera's tracks) are logged throttled per camera and kind, its time goes
+into FrameStats.tracker_ms, and closing (deactivate) ends every track. The `segment` service
+answers each request alone (track_id 0).
 """
 
 from __future__ import annotations
 
+import re
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -73,6 +80,10 @@ class Serving:
             node.get_logger().warning(f"worker still busy after {WORKER_STOP_TIMEOUT_S:g} s")
         for port in self.ports:
             port.close()
+            ended = port.state.tracks.reset()  # ids keep counting up: none is reused
+            if ended:
+                node.get_logger().info(f"{port.name + ': ' if port.name else ''}{ended} tracks "
+                                       "ended (deactivate)")  # fmt: skip
         node.destroy_service(self.service)
         node.destroy_timer(self.stats_timer)
 
@@ -86,11 +97,13 @@ class Serving:
             raise RuntimeError("no model while active")
         deadline = started + self.config.depth_wait  # one depth wait for the frames taken
         ports = [self.ports[k] for k, _ in batch]
+        tracking = self.node.config is not None and self.node.config.tracking  # run time
         inputs = []
         for port, (_, (pair, _)) in zip(ports, batch):
             depth, camera_info = port.depth_inputs(pair.image_stamp, deadline)
             inputs.append(FrameInputs(pair.image, pair.detections, depth=depth,
-                                      camera_info=camera_info))  # fmt: skip
+                                      camera_info=camera_info,
+                                      tracks=port.state.tracks if tracking else None))  # fmt: skip
         results = pipeline.process_batch(inputs)
         for port, (_, (pair, paired_at)), result in zip(ports, batch, results):
             self._publish_frame(port, pair, (paired_at, started), result)
@@ -138,6 +151,9 @@ class Serving:
         if result.rejected:
             node.warn(f"{port.name} rejected",
                       f"{at}: ignored detections (id: reason) {result.rejected}")  # fmt: skip
+        for warning in result.tracking.warnings if result.tracking is not None else ():
+            kind = re.sub(r"[-+\d.]+", "#", warning)  # throttled per kind, not per value
+            node.warn(f"{port.name} tracker {kind}", f"{at}: tracker: {warning}")
         self._warn_depth(port, result, at)
         debug_ms = self._publish_debug(port, header, result, at)
         build_ms = (built - built_from) * 1000.0
@@ -203,7 +219,8 @@ class Serving:
                 header=header, queue_ms=(started - paired_at) * 1000.0, convert_ms=ms["convert"],
                 model_ms=ms["model"], encoder_ms=ms["encoder"], decoder_ms=ms["decoder"],
                 postprocess_ms=ms["postprocess"], lifting_ms=ms["lifting"],
-                build_ms=ms["order"] + build_ms, publish_ms=(published - built) * 1000.0,
+                build_ms=ms["order"] + build_ms, tracker_ms=ms["tracker"],
+                publish_ms=(published - built) * 1000.0,
                 debug_ms=debug_ms, total_ms=(published - paired_at) * 1000.0,
                 fps=state.stats.fps, total_ms_p50=state.stats.percentile(50),
                 total_ms_p99=state.stats.percentile(99), frames_processed=state.stats.frames,
@@ -214,7 +231,7 @@ class Serving:
             self.node.warn(f"{port.name} stats {type(error).__name__}",
                            f"{at}: stats failed: {error!r}")  # fmt: skip
 
-    # Service: same pipeline (and model lock) as the topics.
+    # Service: same pipeline (and model lock) as the topics; each request alone, no tracks.
     def _on_segment(self, request: Any, response: Any) -> Any:
         node = self.node
         try:

@@ -10,7 +10,10 @@ overlays show what it gives a grasp planner: the visible part of each object (so
 hidden behind other objects (hatched), who hides whom (arrows, and the layer rN in the label).
 It scores what came back against the scenes' truth (the occlusion order on the overlapping
 pairs, the visible and amodal masks' IoU) and writes out/demo/overlay_NNN.png, figures.json and
-contact_sheet.png: every frame with its figures on one image.
+contact_sheet.png: every frame with its figures on one image. The stills are independent scenes,
+so the node serves them with `tracking` off; then tracking_demo switches it on and streams a
+video in which an object passes fully behind another and keeps its track id and its amodal mask
+while hidden (tracking_NNN.png, tracking_sheet.png, "tracking" in figures.json).
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ from sameo_ros.conversions import image_to_rgb, mono8_to_mask
 
 from .node_session import node_and_client, stream
 from .synthetic_frames import cluttered_frame
+from .tracking_demo import run_tracking_demo
+from .tracking_demo import summary as tracking_summary
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -58,7 +63,9 @@ def _node_parameters(args: argparse.Namespace) -> dict[str, object]:
             f"checkpoint {args.checkpoint} not found (train it, or set "
             "DEMO_CHECKPOINT=... for make demo)"
         )
-    parameters: dict[str, object] = {"device": args.device, "debug_image": True}
+    # independent stills: no tracks across them (tracking_demo switches tracking on)
+    parameters: dict[str, object] = {"device": args.device, "debug_image": True,
+                                     "tracking": False}  # fmt: skip
     if args.checkpoint is not None:
         parameters["checkpoint"] = str(args.checkpoint.resolve())
     if args.variant:
@@ -152,9 +159,10 @@ def main(argv: list[str] | None = None) -> None:
         client.wait_masks(-1, 2.0)  # the last debug image
         overlays = _write_overlays(client, args.out)
         scores = score_answers(client, frames)
+        tracking = run_tracking_demo(client, "/sameo/sameo", args.out, args.timeout)
     if not report.timings:
         raise RuntimeError(f"no frame was answered; see {args.out / 'sameo_node_sameo.log'}")
-    figures = {**report.figures(), **scores}
+    figures = {**report.figures(), **scores, "tracking": tracking}
     (args.out / "figures.json").write_text(json.dumps(figures, indent=2))
     model = args.checkpoint.name if args.checkpoint is not None else f"{args.variant} (random)"
     answered = [k for k, f in enumerate(scores["per_frame"]) if f is not None]
@@ -173,6 +181,7 @@ def main(argv: list[str] | None = None) -> None:
         f"overlapping pairs; visible masks mean IoU {scores['visible_miou']:.2f}; amodal masks "
         f"of hidden objects mean IoU {scores['amodal_miou_occluded']:.2f}"
     )
+    print(f"tracking (tracking_sheet.png): {tracking_summary(tracking)}")
 
 
 if __name__ == "__main__":

@@ -47,6 +47,18 @@ def get_parameters(node: Any, target: str, *names: str) -> dict[str, Any]:
     return {n: parameter_value_to_python(v) for n, v in zip(names, values)}
 
 
+def detections(msg: Any) -> list:
+    """The masks of an AmodalMaskArray that answer its detections. They come first; with tracking
+    the tracks without a detection this frame follow (HIDDEN, RECOVERED: empty id, track_id > 0;
+    msg/AmodalMaskArray.msg), which this checks."""
+    masks = list(msg.masks)
+    count = next((k for k, m in enumerate(masks) if not m.id), len(masks))
+    tracks = masks[count:]
+    assert all(not m.id and m.track_id > 0 and m.track_state in (2, 3) for m in tracks), [
+        (m.id, m.track_id, m.track_state) for m in tracks]  # fmt: skip
+    return masks[:count]
+
+
 def lifecycle_state(node: Any, target: str) -> str:
     from lifecycle_msgs.srv import GetState
 

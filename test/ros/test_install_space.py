@@ -8,9 +8,9 @@ import re
 from sameo_ros.harness.node_process import DEFAULT_INSTALL, REPO
 
 RUNTIME_MODULES = {
-    "camera_ports.py", "conversions.py", "diagnostics.py", "frame_worker.py", "image_formats.py",
-    "latency_stats.py", "latest.py", "messages.py", "node.py", "overlay.py", "pairing.py",
-    "params.py", "pipeline.py", "replay.py", "serving.py",
+    "camera_ports.py", "camera_tracks.py", "conversions.py", "diagnostics.py", "frame_worker.py",
+    "image_formats.py", "latency_stats.py", "latest.py", "messages.py", "node.py", "overlay.py",
+    "pairing.py", "params.py", "pipeline.py", "replay.py", "serving.py",
 }  # fmt: skip
 PACKAGE = DEFAULT_INSTALL / "sameo_ros"
 

@@ -11,7 +11,7 @@ from sameo_ros.harness.oversized_images import header_only_jpeg, zeros_png
 from sameo_ros.harness.synthetic_frames import scene_frame
 
 from .conftest import SEC, TIMEOUT, launch_node
-from .ros_calls import DiagnosticsListener, values
+from .ros_calls import DiagnosticsListener, detections, values
 
 NAMESPACE = "/compressed_input"
 RESEND_S = 2.0
@@ -32,7 +32,7 @@ def test_jpeg_and_png_frames_are_answered_and_bad_bytes_skipped(ros_env, tmp_pat
         for k, client in enumerate(clients.values()):
             msg = client.request(frame, (80 + k) * SEC, TIMEOUT, RESEND_S)
             assert msg is not None, node.tail()
-            assert [m.id for m in msg.masks] == list(frame.ids)
+            assert [m.id for m in detections(msg)] == list(frame.ids)
             assert msg.header.frame_id == "camera"
         client = clients["png"]
         stamp = 90 * SEC

@@ -1,6 +1,7 @@
 """With the trained demo model, over real DDS: the node's amodal masks reach behind the occluders,
 its visible masks and occlusion order match scenes of known layer order, and with depth its 3D
-matches synthetic RGB-D scenes of exact geometry.
+matches synthetic RGB-D scenes of exact geometry. The scenes are independent stills, so these
+nodes run with tracking off (tracks through occlusion: test_node_tracking.py).
 
 Needs the demo checkpoint: SAMEO_DEMO_CHECKPOINT, else checkpoints/demo/sameo_shapes_demo.pt
 (the path `make demo` uses). Without it this test fails and says so: mask content cannot be
@@ -61,6 +62,7 @@ def test_demo_model_masks_cover_occluded_parts(ros_env, tmp_path: Path) -> None:
         tmp_path / "demo_node.log",
         namespace="/demo_model",
         checkpoint=str(DEMO_CHECKPOINT),
+        tracking=False,  # independent scenes, each answer its own frame's
     )
     client = SameoClient(name="demo_client", namespace="/demo_model")
     recalls, gains = [], []
@@ -100,7 +102,7 @@ def test_demo_model_gives_visible_masks_and_the_layer_order(ros_env, tmp_path: P
     from sameo_ros.harness.node_client import SameoClient
 
     node = launch_node(ros_env, tmp_path / "order_node.log", namespace="/demo_order",
-                       checkpoint=str(DEMO_CHECKPOINT))  # fmt: skip
+                       checkpoint=str(DEMO_CHECKPOINT), tracking=False)  # fmt: skip
     client = SameoClient(name="order_client", namespace="/demo_order")
     visible_ious, amodal_as_visible = [], []
     try:
@@ -149,7 +151,7 @@ def test_demo_model_3d_from_depth_over_dds(ros_env, tmp_path: Path) -> None:
     from sameo_ros.harness.node_client import SameoClient
 
     node = launch_node(ros_env, tmp_path / "rgbd_node.log", namespace="/demo_rgbd",
-                       checkpoint=str(DEMO_CHECKPOINT), depth=True)  # fmt: skip
+                       checkpoint=str(DEMO_CHECKPOINT), depth=True, tracking=False)  # fmt: skip
     client = SameoClient(name="rgbd_client", namespace="/demo_rgbd", depth=True)
     scenes = [half_occluded_scene(CAMERA)]
     scenes += [random_rgbd_scene(np.random.default_rng([7, s])) for s in RGBD_SEEDS]

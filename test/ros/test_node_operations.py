@@ -14,7 +14,14 @@ from sameo_ros.harness.synthetic_frames import scene_frame
 from sameo_ros.params import RUNTIME_PARAMETERS
 
 from .conftest import SEC, TIMEOUT, NodeProcess
-from .ros_calls import DiagnosticsListener, get_parameters, level, set_parameters, values
+from .ros_calls import (
+    DiagnosticsListener,
+    detections,
+    get_parameters,
+    level,
+    set_parameters,
+    values,
+)
 from .test_node import check_masks
 
 NODE = "/sameo"
@@ -35,19 +42,19 @@ def client(sameo_node: NodeProcess) -> Iterator:
 def test_runtime_parameters_take_effect_from_the_next_frame(client, sameo_node) -> None:
     frame = scene_frame(seed=3, size=96, detections=4)
     before = client.request(frame, 900 * SEC, TIMEOUT, RESEND_S)
-    assert before is not None and len(before.masks) == 4
+    assert before is not None and len(detections(before)) == 4
     try:
         results = set_parameters(client.node, NODE, max_detections=2, mask_threshold=2.0)
         assert all(r.successful for r in results), [r.reason for r in results]
         assert sameo_node.wait_log("parameters changed: max_detections=2")
         after = client.request(frame, 901 * SEC, TIMEOUT, RESEND_S)
-        assert after is not None and len(after.masks) == 2
+        assert after is not None and len(detections(after)) == 2
         kept = np.argsort(-frame.scores)[:2]
-        assert [m.id for m in after.masks] == [frame.ids[i] for i in sorted(kept)]
-        for old, new in zip([before.masks[i] for i in sorted(kept)], after.masks):
+        assert [m.id for m in detections(after)] == [frame.ids[i] for i in sorted(kept)]
+        for old, new in zip([before.masks[i] for i in sorted(kept)], detections(after)):
             assert new.mask.width * new.mask.height <= old.mask.width * old.mask.height
         assert set_parameters(client.node, NODE, score_threshold=2.0)[0].successful
-        assert list(client.request(frame, 902 * SEC, TIMEOUT, RESEND_S).masks) == []
+        assert detections(client.request(frame, 902 * SEC, TIMEOUT, RESEND_S)) == []
     finally:
         restored = set_parameters(
             client.node, NODE, max_detections=20, mask_threshold=0.0, score_threshold=0.0
@@ -91,7 +98,9 @@ def test_debug_image_can_be_switched_off_at_run_time(client, sameo_node) -> None
         assert set_parameters(client.node, NODE, debug_image=True)[0].successful
         watcher.close()
     assert set(RUNTIME_PARAMETERS) == {
-        "score_threshold", "mask_threshold", "max_detections", "debug_image"
+        "score_threshold", "mask_threshold", "max_detections", "debug_image", "tracking",
+        "hidden_timeout", "max_stamp_jump", "max_tracks", "visible_threshold", "hidden_cover",
+        "recover_min_iou", "recover_min_overlap",
     }  # fmt: skip
 
 
@@ -101,6 +110,8 @@ def test_segment_service_answers_and_reuses_the_encoded_image(client, sameo_node
     first = client.call_segment(client.segment_request(frame, stamp), TIMEOUT)
     assert first is not None and first.error == "" and first.rejected == []
     check_masks(first.masks, frame, stamp)
+    # each request alone: no tracks, whatever the topics' tracking
+    assert len(first.masks.masks) == 3 and all(m.track_id == 0 for m in first.masks.masks)
     moved = dataclasses.replace(frame, boxes=frame.boxes + 2.0)
     again = client.call_segment(client.segment_request(moved, stamp), TIMEOUT)
     assert again is not None and again.error == ""

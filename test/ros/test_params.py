@@ -3,9 +3,12 @@ changes are validated by one rule (what may change while the model is loaded, an
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import yaml
 
+from sameo_core.tracking import TrackerConfig
 from sameo_ros.params import (
     AUTO,
     BOUNDS,
@@ -13,8 +16,10 @@ from sameo_ros.params import (
     DYNAMIC_TYPES,
     PARAMETERS,
     RUNTIME_PARAMETERS,
+    TRACKER_PARAMETERS,
     checked_update,
     config_from_values,
+    tracker_config,
 )
 
 from .conftest import REPO
@@ -81,6 +86,15 @@ def test_no_topic_parameters() -> None:
         (dict(managed="yes"), "must be of type bool"),
         (dict(depth_wait=-0.1), "depth_wait"),
         (dict(point_cloud=True), "needs depth: true"),
+        (dict(tracking=1), "'tracking' must be of type bool"),
+        (dict(hidden_timeout=0.0), "'hidden_timeout' must be > 0"),
+        (dict(hidden_timeout=math.inf), "'hidden_timeout' must be finite"),
+        (dict(max_stamp_jump=-1.0), "'max_stamp_jump' must be > 0"),
+        (dict(max_tracks=0), "'max_tracks' must be an integer in"),
+        (dict(visible_threshold=0.0), "'visible_threshold' must be in"),
+        (dict(hidden_cover=1.5), "'hidden_cover' must be in"),
+        (dict(recover_min_iou=math.nan), "'recover_min_iou' must be finite"),
+        (dict(recover_min_overlap=2.0), "'recover_min_overlap' must be in"),
     ],
 )
 def test_invalid_values_are_rejected(change: dict, message: str) -> None:
@@ -97,7 +111,9 @@ def test_unknown_parameter_names_are_rejected() -> None:
 def test_only_runtime_parameters_change_while_configured() -> None:
     values = dict(PARAMETERS)
     for name in RUNTIME_PARAMETERS:
-        changed = {"debug_image": False}.get(name, 3)
+        changed = {"debug_image": False, "tracking": False, "visible_threshold": 0.5,
+                   "hidden_cover": 0.8, "recover_min_iou": 0.7,
+                   "recover_min_overlap": 0.7}.get(name, 3)  # fmt: skip
         assert getattr(checked_update(values, {name: changed}, configured=True), name) == changed
     with pytest.raises(ValueError, match="'device' is read when the model is loaded"):
         checked_update(values, {"device": "cuda"}, configured=True)
@@ -124,7 +140,8 @@ def test_every_bound_is_documented_and_its_limit_accepted() -> None:
             config_from_values({name: above})
         assert f"{limit:g}" in DESCRIPTIONS[name] or str(limit) in DESCRIPTIONS[name], name
     sizing = {"qos_depth", "max_detections", "chunk_size", "stats_window", "max_image_pixels",
-              "cameras", "sync_slop", "depth_wait", "torch_threads"}  # fmt: skip
+              "cameras", "sync_slop", "depth_wait", "torch_threads", "max_tracks",
+              "hidden_timeout", "max_stamp_jump"}  # fmt: skip
     assert sizing <= set(BOUNDS)
 
 
@@ -143,3 +160,17 @@ def test_camera_topics_are_relative_names_under_the_camera() -> None:
     assert config.topic("head", "image") == "head/image"
     assert config.topic("arm/wrist", "amodal_masks") == "arm/wrist/amodal_masks"
     assert config_from_values({}).topic("", "image") == "image"  # the unnamed camera
+
+
+def test_tracker_parameters_are_the_trackers_settings_and_change_at_run_time() -> None:
+    """The tracking parameters keep TrackerConfig's names and defaults, build the camera's
+    TrackerConfig, and all change while the node runs (issue 19)."""
+    defaults = TrackerConfig()
+    assert PARAMETERS["tracking"] is True
+    for name in TRACKER_PARAMETERS:
+        assert PARAMETERS[name] == getattr(defaults, name), name
+        assert name in RUNTIME_PARAMETERS and name in DESCRIPTIONS
+    assert "tracking" in RUNTIME_PARAMETERS
+    config = tracker_config(config_from_values({"hidden_timeout": 2, "max_tracks": 8}))
+    assert (config.hidden_timeout, config.max_tracks) == (2.0, 8)
+    assert config.min_hits == defaults.min_hits  # the others keep the library's defaults

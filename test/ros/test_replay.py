@@ -103,7 +103,8 @@ def test_replay_writes_decodable_amodal_masks(tmp_path: Path, storage: str, comp
     for array in arrays:
         frame = frames[stamp_ns(array.header.stamp)]
         assert array.header.frame_id == "camera"
-        assert [m.id for m in array.masks] == list(frame.ids)
+        ids = [m.id for m in array.masks]  # the detections, then tracks without one (id "")
+        assert ids[: len(frame.ids)] == list(frame.ids) and not any(ids[len(frame.ids) :])
         for m in array.masks:
             mask = mono8_to_mask(m.mask)
             assert set(np.unique(m.mask.data)) <= {0, 255}
@@ -166,3 +167,42 @@ def test_replay_refuses_depth_without_camera_info(tmp_path: Path) -> None:
         cwd=REPO, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert run.returncode == 2 and "--camera-info-topic go together" in run.stderr
+
+
+def _replay(bag: Path, out: Path, *options: str) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "sameo_ros.replay", str(bag), str(out), "--image-topic",
+               "/image", "--detections-topic", "/detections", "--variant", "test", *options]
+    run = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    return run
+
+
+def test_replay_runs_the_tracker_over_the_bag_and_says_so(tmp_path: Path) -> None:
+    """Tracks through the bag in its order (ids on the masks); a bag loop (stamps going back)
+    resets them with a warning and starts new ids; --no-tracking answers every frame alone."""
+    from sameo_ros.harness.occlusion_sequence import occlusion_sequence
+
+    types = input_types()
+    sequence = occlusion_sequence(7)
+    stamps = [10 * SEC + round(t * 1e9) for t in sequence.stamps[:6]]
+    order = [*range(6), 0, 1]  # the bag loops back to its start
+    messages = []
+    for k in order:
+        frame = sequence.frames[k]
+        messages += [("/image", image(types, frame.rgb, stamps[k])),
+                     ("/detections", detections(types, frame, stamps[k]))]  # fmt: skip
+    write_bag(tmp_path / "in", messages, "mcap")
+    run = _replay(tmp_path / "in", tmp_path / "tracked")
+    assert "tracking: on (hidden_timeout 5 s)" in run.stdout
+    assert "stamp went backwards" in run.stdout + run.stderr
+    arrays = _read_output(tmp_path / "tracked")["/sameo/amodal_masks"]
+    assert len(arrays) == len(order)
+    ids = [[m.track_id for m in a.masks] for a in arrays]
+    first_pass = {i for frame in ids[:6] for i in frame if i}
+    looped = {i for frame in ids[6:] for i in frame if i}
+    assert first_pass and looped and min(looped) > max(first_pass), ids  # never reused
+    run = _replay(tmp_path / "in", tmp_path / "alone", "--no-tracking")
+    assert "tracking: off" in run.stdout
+    for k, array in zip(order, _read_output(tmp_path / "alone")["/sameo/amodal_masks"]):
+        assert [m.id for m in array.masks] == list(sequence.frames[k].ids)
+        assert all(m.track_id == 0 and m.track_state == 0 for m in array.masks)
