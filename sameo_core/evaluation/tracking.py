@@ -105,10 +105,13 @@ def run_video(
     video: VideoRecord, predictor: AmodalPredictor | None,
     detector_config: DetectorConfig | None = None, tracker_config: TrackerConfig | None = None,
     seed: int = 0, image_reader: Callable[[Any], np.ndarray] = read_image_rgb,
+    tracker: AmodalTracker | None = None,
 ) -> VideoRun:
-    """Play one video through the detector, SAMEO (or GT masks) and every method."""
+    """Play one video through the detector, SAMEO (or GT masks) and every method. `tracker`:
+    the tracker to run (default: a new `AmodalTracker(tracker_config)`; tracking_benchmark
+    passes one that runs another checkout's tracker beside ours)."""
     detector = SimulatedDetector(detector_config, seed=seed)
-    tracker = AmodalTracker(tracker_config)
+    tracker = AmodalTracker(tracker_config) if tracker is None else tracker
     frame_by_frame, iou_tracker = FrameByFrame(), IouTracker(MATCH_IOU)
     run = VideoRun(video, {m: [] for m in METHODS})
     height, width = video.height, video.width

@@ -13,9 +13,13 @@ been seen partly hidden, the most visible view so far is the shape.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from sameo_core.geometry import RoiMask
+
+_VERSIONS = itertools.count(1)  # every binarized shape of every memory gets its own number
 
 
 class ShapeMemory:
@@ -35,6 +39,7 @@ class ShapeMemory:
         shape = RoiMask(self.weights >= 0.5, (0, 0)).tight()
         self._mask, self._inner = shape.mask, shape.offset
         self.area = shape.area
+        self.version = next(_VERSIONS)  # what `at` draws changed (the tracker's caches)
 
     def add(self, view: RoiMask, centre: tuple[float, float], share: float, threshold: float,
             rate: float, unseen: RoiMask | None = None) -> bool:

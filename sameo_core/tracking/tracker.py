@@ -103,9 +103,14 @@ class _Track:
     disagree: int = 0  # consecutive frames seen whole with an inconsistent mask
     predicted: RoiMask | None = None  # this frame's carried amodal mask (a tight crop)
     predicted_box: np.ndarray | None = None  # its xyxy box
-    inside_box: np.ndarray | None = None  # that box cut at the image (zero size: outside)
+    inside_box: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)  # that box cut at
+    # the image (zero size: outside)
     inside_area: int = 0  # its pixels inside the image
-    _size: tuple[int, int] = (0, 0)  # (height, width) of this frame
+    at_border: bool = False  # whether the predicted box reaches the image border (or beyond)
+    # the predicted mask cut at the image as a tight crop, its box and area (for association
+    # when at the border), kept with the (shape version, offset, image size) it was cut for:
+    # a static object's carried mask stays where it is, frame after frame
+    _cut: tuple[tuple[int, int, int, int, int], RoiMask, np.ndarray, int] | None = None
 
     def predict(self, dt: float, height: int, width: int) -> None:
         """Move the motion model by dt and draw the carried mask there."""
@@ -113,19 +118,22 @@ class _Track:
         predicted = self.predicted = self.memory.at(self.motion.centre)
         x0, y0 = predicted.offset
         h, w = predicted.mask.shape
-        self.predicted_box = np.array([x0, y0, x0 + w, y0 + h], np.float64)
-        self.inside_box = _clip_box(self.predicted_box, height, width)
-        self._size = (height, width)
-        if x0 >= 0 and y0 >= 0 and x0 + w <= width and y0 + h <= height:
+        x1, y1 = x0 + w, y0 + h
+        self.predicted_box = np.array([x0, y0, x1, y1], np.float64)
+        self.inside_box = _clip_box(x0, y0, x1, y1, height, width)
+        self.at_border = x0 <= 0 or y0 <= 0 or x1 >= width or y1 >= height
+        if x0 >= 0 and y0 >= 0 and x1 <= width and y1 <= height:
             self.inside_area = self.memory.area
         else:
-            self.inside_area = predicted.inside(height, width).area
+            self.inside_area = self.cut(height, width)[2]
 
-    @property
-    def at_border(self) -> bool:
-        """Whether the carried mask's box reaches the image border (or beyond)."""
-        x0, y0, x1, y1 = self.predicted_box
-        return x0 <= 0 or y0 <= 0 or x1 >= self._size[1] or y1 >= self._size[0]
+    def cut(self, height: int, width: int) -> tuple[RoiMask, np.ndarray, int]:
+        """(the predicted mask cut at the image as a tight crop, its xyxy box, its area)."""
+        key = (self.memory.version, *self.predicted.offset, height, width)
+        if self._cut is None or self._cut[0] != key:
+            inside = self.predicted.inside(height, width).tight()
+            self._cut = (key, inside, inside.box(), inside.area)
+        return self._cut[1:]
 
     def complete(self, amodal: RoiMask, box: np.ndarray, min_completeness: float, height: int,
                  width: int) -> bool:
@@ -139,7 +147,7 @@ class _Track:
         if px1 <= px0 or py1 <= py0:
             return bool(amodal.area)
         # boxes cut at the image (the box of the part inside the image, up to the corners)
-        x0, y0, x1, y1 = _clip_box(box, height, width)
+        x0, y0, x1, y1 = _clip_box(*box.tolist(), height, width)
         at_border = (px0 <= 0 or py0 <= 0 or px1 >= width or py1 >= height
                      or x0 <= 0 or y0 <= 0 or x1 >= width or y1 >= height)  # fmt: skip
         high = math.inf if at_border else 1.0 / min_completeness
@@ -160,11 +168,42 @@ class _Track:
                         config.shape_rate, unseen)
 
 
-def _clip_box(box: np.ndarray, height: int, width: int) -> np.ndarray:
-    """An xyxy box cut at the image (4 floats: cheaper than np.clip)."""
-    x0, y0, x1, y1 = (float(v) for v in box)
-    return np.array([min(max(x0, 0.0), width), min(max(y0, 0.0), height),
-                     min(max(x1, 0.0), width), min(max(y1, 0.0), height)])
+def _clip_box(x0: float, y0: float, x1: float, y1: float, height: int, width: int
+              ) -> tuple[float, float, float, float]:
+    """An xyxy box cut at the image (plain floats: cheaper than np.clip)."""
+    x0, y0, x1, y1 = float(x0), float(y0), float(x1), float(y1)
+    return (min(max(x0, 0.0), width), min(max(y0, 0.0), height),
+            min(max(x1, 0.0), width), min(max(y1, 0.0), height))
+
+
+def _finite(values: np.ndarray) -> bool:
+    """np.isfinite(values).all(), in plain Python for a box (4 numbers: cheaper)."""
+    if isinstance(values, np.ndarray) and values.ndim == 1 and values.dtype.kind in "fiu":
+        return all(map(math.isfinite, values.tolist()))
+    return bool(np.isfinite(values).all())
+
+
+def _under(region: RoiMask, full: np.ndarray) -> np.ndarray:
+    """`region.crop(full)` to read: a view of `full` when the region lies inside the image (no
+    copy), else the zero-padded copy."""
+    x0, y0 = region.offset
+    h, w = region.mask.shape
+    if x0 >= 0 and y0 >= 0 and x0 + w <= full.shape[1] and y0 + h <= full.shape[0]:
+        return full[y0 : y0 + h, x0 : x0 + w]
+    return region.crop(full)
+
+
+def _clear(pixels: np.ndarray, offset: tuple[int, int], other: RoiMask) -> None:
+    """pixels &= ~(other in the frame of a region at `offset` of pixels' shape), in place and
+    on the overlap of the two crops only (`pixels &= ~RoiMask(pixels, offset).aligned(other)`
+    without the full-size copy)."""
+    (x0, y0), (ox, oy) = offset, other.offset
+    (h, w), (oh, ow) = pixels.shape, other.mask.shape
+    left, right = max(x0, ox), min(x0 + w, ox + ow)
+    top, bottom = max(y0, oy), min(y0 + h, oy + oh)
+    if right > left and bottom > top:
+        pixels[top - y0 : bottom - y0, left - x0 : right - x0] &= (
+            ~other.mask[top - oy : bottom - oy, left - ox : right - ox])
 
 
 def _share(visible_fraction: float | None) -> float:
@@ -279,7 +318,7 @@ class AmodalTracker:
                 untracked[k] = TOO_MANY_MASKS
             elif not math.isfinite(detections[m.index].score):
                 untracked[k] = NON_FINITE_SCORE
-            elif not (np.isfinite(m.prompt_box).all() and np.isfinite(m.box).all()):
+            elif not (_finite(m.prompt_box) and _finite(m.box)):
                 untracked[k] = NON_FINITE_BOX
             else:
                 valid.append(k)
@@ -433,12 +472,12 @@ class AmodalTracker:
         if not track.at_border:
             return Side(predicted, track.predicted_box, None, track.class_id,
                         track.detection_id, partial=partial, area=track.memory.area)
-        inside = predicted.inside(height, width).tight()
-        if not inside.area:
+        inside, box, area = track.cut(height, width)
+        if not area:
             return Side(predicted, track.predicted_box, None, track.class_id,
                         track.detection_id, partial=partial, area=track.memory.area)
-        return Side(inside, inside.box(), None, track.class_id, track.detection_id,
-                    at_border=True, partial=partial, area=inside.area)
+        return Side(inside, box, None, track.class_id, track.detection_id,
+                    at_border=True, partial=partial, area=area)
 
     @staticmethod
     def _visible_share(track: _Track, m: InstancePrediction, cover: np.ndarray
@@ -452,9 +491,9 @@ class AmodalTracker:
         predicted, area = track.predicted, track.inside_area
         if not area:
             return share, RoiMask.empty()
-        others = predicted.mask & predicted.crop(cover)
-        if m.visible is not None and others.any():
-            others &= ~predicted.aligned(m.visible)
+        others = predicted.mask & _under(predicted, cover)
+        if m.visible is not None and others.any():  # its own visible pixels are not others'
+            _clear(others, predicted.offset, m.visible)
         covered = int(np.count_nonzero(others))
         if not covered:
             return share, RoiMask.empty()

@@ -1,4 +1,5 @@
-"""Association (affinity rules and assignment), motion model and shape memory."""
+"""Association (affinity rules and assignment) and shape memory (the motion model:
+test_motion.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import pytest
 
 from sameo_core.geometry import RoiMask
 from sameo_core.tracking.association import Side, affinity_matrix, assign, mask_iou
-from sameo_core.tracking.motion import BoxMotion
 from sameo_core.tracking.shape_memory import ShapeMemory
 
 
@@ -47,33 +47,6 @@ def test_assign_maximises_total_affinity_and_drops_weak_pairs():
     affinity = np.array([[0.9, 0.8], [0.85, 0.1], [0.2, 0.25]])
     assert sorted(assign(affinity, 0.3)) == [(0, 1), (1, 0)]
     assert assign(np.zeros((0, 3)), 0.3) == []
-
-
-def test_constant_velocity_and_static_motion():
-    cv = BoxMotion(np.array([10.0, 10, 30, 30]), "constant_velocity", 1.0, 5.0)
-    for t in range(1, 31):
-        cv.predict(1 / 30)
-        cv.update(np.array([10.0 + t, 10, 30.0 + t, 30]), 1.0)
-    assert cv.velocity[0] == pytest.approx(30.0, abs=3.0)
-    for _ in range(30):
-        cv.predict(1 / 30)
-    assert cv.centre[0] == pytest.approx(20 + 30 + 30, abs=4.0)
-    static = BoxMotion(np.array([10.0, 10, 30, 30]), "static", 1.0, 5.0)
-    static.update(np.array([14.0, 10, 34, 30]), 1.0)
-    for _ in range(30):
-        static.predict(1 / 30)
-    assert static.velocity == (0.0, 0.0) and 20 < static.centre[0] < 24
-
-
-def test_measurements_of_occluded_objects_move_the_box_less():
-    moved = {}
-    for share in (1.0, 0.3):
-        motion = BoxMotion(np.array([10.0, 10, 30, 30]), "static", 1.0, 5.0)
-        for _ in range(10):
-            motion.update(np.array([10.0, 10, 30, 30]), 1.0)
-        motion.update(np.array([20.0, 10, 40, 30]), share)
-        moved[share] = motion.centre[0] - 20
-    assert moved[0.3] < 0.2 * moved[1.0]
 
 
 def test_shape_memory_averages_views_and_ignores_unseen_pixels():
