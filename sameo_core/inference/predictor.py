@@ -166,18 +166,33 @@ class Prediction:
         return "modal" in self.heads
 
 
-def _check_image(image: np.ndarray) -> None:
-    if not isinstance(image, np.ndarray):
-        raise TypeError(f"image must be a numpy array, got {type(image).__name__}")
-    if image.dtype != np.uint8:
+def _check_image(image: np.ndarray | torch.Tensor) -> None:
+    """An RGB uint8 [H, W, 3] image: a numpy array, or a torch tensor (e.g. a JPEG decoded on
+    the GPU, README "ROS 2 node"), within MAX_IMAGE_PIXELS."""
+    if isinstance(image, torch.Tensor):
+        if image.dtype != torch.uint8:
+            raise TypeError(f"image must be uint8 RGB, got dtype {image.dtype}")
+    elif not isinstance(image, np.ndarray):
+        raise TypeError(
+            f"image must be a numpy array or a torch tensor, got {type(image).__name__}"
+        )
+    elif image.dtype != np.uint8:
         raise TypeError(f"image must be uint8 RGB, got dtype {image.dtype}")
     if image.ndim != 3 or image.shape[2] != 3:
-        raise ValueError(f"image must be [H, W, 3] RGB, got shape {image.shape}")
+        raise ValueError(f"image must be [H, W, 3] RGB, got shape {tuple(image.shape)}")
     if image.shape[0] < 1 or image.shape[1] < 1:
-        raise ValueError(f"image is empty: shape {image.shape}")
+        raise ValueError(f"image is empty: shape {tuple(image.shape)}")
     if image.shape[0] * image.shape[1] > MAX_IMAGE_PIXELS:
         raise ValueError(f"image of {image.shape[1]}x{image.shape[0]} pixels is larger than "
                          f"the {MAX_IMAGE_PIXELS} pixels allowed")  # fmt: skip
+
+
+def _image_on(image: np.ndarray | torch.Tensor, device: torch.device) -> torch.Tensor:
+    """uint8 [H, W, 3] on `device`: a host array through `copy_to_device` (no host sync), a
+    tensor already there as it is, a tensor elsewhere copied without blocking."""
+    if isinstance(image, torch.Tensor):
+        return image.to(device, non_blocking=True)
+    return copy_to_device(image, device)
 
 
 def _cast_weights(model: Sameo, dtype: torch.dtype) -> Sameo:
@@ -235,19 +250,20 @@ class AmodalPredictor:
         """(H, W) of each image of the last `set_images` (one entry after `set_image`)."""
         return list(self._image_sizes)
 
-    def set_image(self, image: np.ndarray) -> float:
-        """Encode an RGB uint8 [H, W, 3] image, replacing any previous one; returns the wall
+    def set_image(self, image: np.ndarray | torch.Tensor) -> float:
+        """Encode an RGB uint8 [H, W, 3] image (numpy, or a torch tensor on any device, e.g. a
+        JPEG decoded on the GPU), replacing any previous one; returns the wall
         time of the call (seconds). On CUDA the call returns once the encoder is queued (no host
         sync): the encoder's device time comes with the next `Prediction.timings`."""
         return self.set_images([image])
 
     @torch.inference_mode()
-    def set_images(self, images: list[np.ndarray]) -> float:
+    def set_images(self, images: list[np.ndarray | torch.Tensor]) -> float:
         """Encode several RGB uint8 images (e.g. one per camera, any sizes) in one batched
         encoder call, replacing any previous ones; `predict(..., image=k)` decodes against image
         k. Returns the wall time of the call (seconds), as `set_image`."""
         if isinstance(images, np.ndarray) or not isinstance(images, (list, tuple)):
-            raise TypeError("images must be a list of [H, W, 3] uint8 arrays")
+            raise TypeError("images must be a list of [H, W, 3] uint8 arrays or tensors")
         if not 1 <= len(images) <= MAX_IMAGES:
             raise ValueError(f"set_images takes 1 to {MAX_IMAGES} images, got {len(images)}")
         for image in images:
@@ -256,7 +272,7 @@ class AmodalPredictor:
         self.reset_image()  # a failing encoder leaves no stale embedding behind
         inputs = []
         for image in images:
-            pixels = copy_to_device(image, self.device).permute(2, 0, 1)[None]
+            pixels = _image_on(image, self.device).permute(2, 0, 1)[None]
             inputs.append(self.model.preprocess(pixels.float().div_(255.0)))
         batch = inputs[0] if len(inputs) == 1 else torch.cat(inputs)
         self._embeddings = self.model.image_encoder(batch)

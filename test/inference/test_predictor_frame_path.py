@@ -182,6 +182,27 @@ def test_several_images_in_one_encoder_call(two_heads):
     assert batched.image_size == (90, 70)  # refused input changes nothing
 
 
+def test_an_image_tensor_gives_the_masks_of_the_same_array(two_heads, image):
+    """A decoded image already in torch (e.g. a JPEG decoded on the GPU) is taken as it is,
+    strided views included."""
+    predictor = AmodalPredictor(two_heads)
+    predictor.set_image(image)
+    expected = predictor.predict(BOXES)
+    channels_first = torch.from_numpy(image.copy()).permute(2, 0, 1).contiguous()
+    predictor.set_image(channels_first.permute(1, 2, 0))  # a non-contiguous [H, W, 3] view
+    got = predictor.predict(BOXES)
+    assert predictor.image_size == image.shape[:2]
+    for a, b in zip(expected.masks, got.masks, strict=True):
+        assert np.array_equal(a.amodal.mask, b.amodal.mask) and a.amodal.offset == b.amodal.offset
+        assert b.iou == a.iou
+    with pytest.raises(TypeError, match="uint8"):
+        predictor.set_image(torch.zeros(60, 80, 3))
+    with pytest.raises(ValueError, match=r"\[H, W, 3\]"):
+        predictor.set_image(torch.zeros(3, 60, 80, dtype=torch.uint8))
+    with pytest.raises(TypeError, match="numpy array or a torch tensor"):
+        predictor.set_image(image.tolist())
+
+
 def test_warmup_runs_one_frame_and_forgets_it(two_heads):
     for postprocess in ("roi", "batched"):
         predictor = AmodalPredictor(two_heads, config=PredictorConfig(postprocess=postprocess))
