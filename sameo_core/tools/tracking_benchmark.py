@@ -3,7 +3,8 @@
 
     python -m sameo_core.tools.tracking_benchmark [--checkpoint CKPT] [--device cuda]
         [--threads N] [--repeats 7] [--frames 30] [--json OUT]
-        [--baseline CHECKOUT [--videos ANNOTATIONS [--max-videos N] [--masks gt|model]]]
+        [--baseline CHECKOUT [--videos ANNOTATIONS [--max-videos N] [--masks gt|model]
+                              [--motion static] [--relearn-after N]]]
 
 The frame of `occlusion_benchmark` (640x480, 4 x 3 tiles of procedural scenes, 20 detections =
 visible boxes of 20 distinct objects). The model (the demo checkpoint by default) runs the
@@ -28,7 +29,8 @@ detection ids, occluders, untracked masks, ended tracks, warnings and the boxes 
 optimisation of the tracker must change none of them. `--videos` compares the two trackers over
 videos with ground truth as `training.evaluate_tracking` plays them (the simulated detector with
 its default settings; `--masks gt`: the ground-truth masks of the detected objects, `model`:
-SAMEO's, re-prompts decoded on each frame's embedding).
+SAMEO's, re-prompts decoded on each frame's embedding), with the default TrackerConfig but
+`--motion` and `--relearn-after`.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import fields
+from dataclasses import asdict, fields
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -57,7 +59,13 @@ from sameo_core.inference.predictor import InstancePrediction
 from sameo_core.model import build_sameo
 from sameo_core.tools import cli
 from sameo_core.tools.occlusion_benchmark import DEMO, FRAME_HW, scene_frame
-from sameo_core.tracking import AmodalTracker, DetectionInfo, TrackerResult, TrackState
+from sameo_core.tracking import (
+    AmodalTracker,
+    DetectionInfo,
+    TrackerConfig,
+    TrackerResult,
+    TrackState,
+)
 
 TRACKS = 20
 WITHHELD = 2  # objects missing from each frame, in turn
@@ -252,7 +260,8 @@ class Lockstep:
 
 
 def compare_on_videos(baseline: ModuleType, annotations: Path, max_videos: int | None,
-                      predictor: AmodalPredictor | None) -> dict[str, Any]:
+                      predictor: AmodalPredictor | None, config: TrackerConfig
+                      ) -> dict[str, Any]:  # fmt: skip
     """Both trackers in lockstep over the videos (module docstring)."""
     from sameo_core.data.video_dataset import read_video_set
     from sameo_core.evaluation.tracking import run_video
@@ -260,13 +269,14 @@ def compare_on_videos(baseline: ModuleType, annotations: Path, max_videos: int |
     videos = read_video_set(annotations)[:max_videos]
     if not videos:
         raise ValueError(f"{annotations} holds no video")
-    lockstep = Lockstep(baseline)
+    lockstep = Lockstep(baseline, AmodalTracker(config))
     for i, video in enumerate(videos):
-        lockstep.ours = AmodalTracker()
+        lockstep.ours = AmodalTracker(config)
         lockstep.theirs = baseline.AmodalTracker(lockstep.their_config())
         run_video(video, predictor, seed=i, tracker=lockstep)  # evaluate_tracking's seeds
     return {"annotations": str(annotations), "videos": len(videos),
-            "masks": "model" if predictor else "gt", **lockstep.summary()}
+            "masks": "model" if predictor else "gt", "tracker_config": asdict(config),
+            **lockstep.summary()}
 
 
 # ---- the command --------------------------------------------------------------------------
@@ -284,6 +294,10 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-videos", type=int, help="the first N videos only")
     p.add_argument("--masks", choices=("gt", "model"), default="gt",
                    help="--videos: ground-truth masks of the detected objects, or SAMEO's")
+    p.add_argument("--motion", choices=("constant_velocity", "static"),
+                   default=TrackerConfig.motion, help="--videos: the trackers' motion model")
+    p.add_argument("--relearn-after", type=int, default=TrackerConfig.relearn_after,
+                   help="--videos: the trackers' relearn_after")
     p.add_argument("--json", type=Path)
     return p
 
@@ -302,6 +316,8 @@ def main() -> dict[str, Any]:
         raise ValueError("--videos needs --baseline (it compares two trackers)")
     if args.max_videos is not None and args.max_videos < 1:
         raise ValueError(f"--max-videos must be ≥ 1, got {args.max_videos}")
+    if args.videos is not None:  # a bad setting fails before the model is loaded
+        TrackerConfig(motion=args.motion, relearn_after=args.relearn_after)
     baseline = load_baseline(args.baseline) if args.baseline is not None else None
     if args.threads > 0:
         torch.set_num_threads(args.threads)
@@ -377,8 +393,10 @@ def main() -> dict[str, Any]:
         report["baseline"] = {"checkout": str(args.baseline), **lockstep.summary()}
         _print_comparison("stream", report["baseline"])
     if args.videos is not None:
+        config = TrackerConfig(motion=args.motion, relearn_after=args.relearn_after)
         report["videos"] = compare_on_videos(baseline, args.videos, args.max_videos,
-                                             predictor if args.masks == "model" else None)
+                                             predictor if args.masks == "model" else None,
+                                             config)
         _print_comparison(f"{report['videos']['videos']} videos, {args.masks} masks",
                           report["videos"])
     if args.json:

@@ -33,20 +33,22 @@ from scipy.optimize import linear_sum_assignment
 
 from sameo_core.geometry import RoiMask
 
+from .mask_overlap import intersection, mask_iou
+
 REAPPEAR_WEIGHT = 0.5
-_count_nonzero = np.count_nonzero
 
 
 class Side(NamedTuple):
     """One side of a pair: a track's prediction or one of the frame's masks.
 
     amodal: the (predicted) amodal mask; visible: the visible mask (None: unknown); box: xyxy
-    of the amodal mask, or of the prompt when the mask is empty; class_id, detection_id: ""
-    when unknown. (A named tuple: the tracker makes about 40 per frame.)
+    of the amodal mask, or of the prompt when the mask is empty (4 numbers: an array or a
+    tuple); class_id, detection_id: "" when unknown. (A named tuple: the tracker makes about
+    40 per frame.)
     """
 
     amodal: RoiMask
-    box: np.ndarray
+    box: np.ndarray | tuple[float, float, float, float]
     visible: RoiMask | None = None
     class_id: str = ""
     detection_id: str = ""
@@ -56,40 +58,6 @@ class Side(NamedTuple):
 
     def pixels(self) -> int:
         return self.amodal.area if self.area < 0 else self.area
-
-
-def intersection(a: RoiMask, b: RoiMask) -> int:
-    """|a ∩ b| in pixels (on the overlap of the two crops only: no full-size copy)."""
-    return _overlap(a.mask, a.offset, b.mask, b.offset)
-
-
-def _overlap(a: np.ndarray, a_offset: tuple[int, int], b: np.ndarray,
-             b_offset: tuple[int, int]) -> int:
-    """`intersection` on the masks and offsets (the association's inner loop: plain int
-    arithmetic, one `&` and one count)."""
-    ax, ay = a_offset
-    bx, by = b_offset
-    ah, aw = a.shape
-    bh, bw = b.shape
-    x0 = ax if ax > bx else bx
-    x1 = ax + aw if ax + aw < bx + bw else bx + bw
-    if x1 <= x0:
-        return 0
-    y0 = ay if ay > by else by
-    y1 = ay + ah if ay + ah < by + bh else by + bh
-    if y1 <= y0:
-        return 0
-    return int(_count_nonzero(a[y0 - ay : y1 - ay, x0 - ax : x1 - ax]
-                              & b[y0 - by : y1 - by, x0 - bx : x1 - bx]))
-
-
-def mask_iou(
-    a: RoiMask, b: RoiMask, area_a: int | None = None, area_b: int | None = None
-) -> float:
-    """IoU of two ROI masks (0 when both are empty)."""
-    inter = intersection(a, b)
-    union = (a.area if area_a is None else area_a) + (b.area if area_b is None else area_b) - inter
-    return inter / union if union > 0 else 0.0
 
 
 def box_overlaps(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -111,8 +79,8 @@ def affinity_matrix(
     out = np.zeros((len(tracks), len(masks)))
     if not tracks or not masks:
         return out
-    inter, box_iou = box_overlaps(np.stack([t.box for t in tracks]),
-                                  np.stack([m.box for m in masks]))
+    inter, box_iou = box_overlaps(np.array([t.box for t in tracks], np.float64),
+                                  np.array([m.box for m in masks], np.float64))
     track_areas = [t.pixels() for t in tracks]
     mask_areas = [m.pixels() for m in masks]
     visible_areas: dict[int, int] = {}
@@ -126,8 +94,7 @@ def affinity_matrix(
         if mask_area == 0 or track_area == 0:
             value = float(box_iou[ti, mi])
         else:  # mask_iou(A, P)
-            overlap = _overlap(mask.amodal.mask, mask.amodal.offset, track.amodal.mask,
-                               track.amodal.offset)
+            overlap = intersection(mask.amodal, track.amodal)
             union = mask_area + track_area - overlap
             value = overlap / union if union > 0 else 0.0
         # the two shares below are halved: they matter only when the IoU is under ½
@@ -135,8 +102,7 @@ def affinity_matrix(
             if mi not in visible_areas:
                 visible_areas[mi] = mask.visible.area
             if visible_areas[mi]:
-                seen = _overlap(mask.visible.mask, mask.visible.offset, track.amodal.mask,
-                                track.amodal.offset) / visible_areas[mi]
+                seen = intersection(mask.visible, track.amodal) / visible_areas[mi]
                 value = max(value, REAPPEAR_WEIGHT * seen)
         if value < REAPPEAR_WEIGHT and track.at_border and mask_area and track_area:
             grown = overlap / track_area  # |P ∩ A| / |P|: the overlap counted above

@@ -19,6 +19,8 @@ import numpy as np
 
 from sameo_core.geometry import RoiMask
 
+from .mask_overlap import keep_where
+
 _VERSIONS = itertools.count(1)  # every binarized shape of every memory gets its own number
 
 
@@ -67,14 +69,13 @@ class ShapeMemory:
             self.weights = np.pad(self.weights, ((top, bottom), (left, right)))
             self.origin = (self.origin[0] - left, self.origin[1] - top)
             x, y = x + left, y + top
-        target = np.zeros_like(self.weights)
-        target[y : y + h, x : x + w] = view.mask
-        updated = self.weights * (1.0 - rate) + rate * target
+        # weights·(1 - rate) + rate·view: the view's pixels get float32(rate) added in place
+        # (the same float32 sums as adding a full-size target of rate and 0)
+        updated = self.weights * (1.0 - rate)
+        window = updated[y : y + h, x : x + w]
+        np.add(window, rate, out=window, where=view.mask)
         if unseen is not None and unseen.area:
-            grid = RoiMask(np.zeros(self.weights.shape, bool),
-                           (round(view.offset[0] - x), round(view.offset[1] - y)))
-            keep = grid.aligned(unseen)
-            updated[keep] = self.weights[keep]
+            keep_where(updated, self.weights, (view.offset[0] - x, view.offset[1] - y), unseen)
         self.weights = updated
         self.share = max(self.share, share)
         self._binarize()

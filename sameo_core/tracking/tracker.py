@@ -60,7 +60,8 @@ from sameo_core.geometry import RoiMask
 from sameo_core.inference.occlusion_order import OcclusionOrder
 from sameo_core.inference.predictor import InstancePrediction
 
-from .association import Side, affinity_matrix, assign, intersection, mask_iou
+from .association import Side, affinity_matrix, assign
+from .mask_overlap import clear, intersection, mask_iou, overlap_slices, under
 from .motion import BoxMotion
 from .shape_memory import ShapeMemory
 from .track_states import (
@@ -102,7 +103,7 @@ class _Track:
     seen_whole: bool = False  # detected VISIBLE in the previous frame
     disagree: int = 0  # consecutive frames seen whole with an inconsistent mask
     predicted: RoiMask | None = None  # this frame's carried amodal mask (a tight crop)
-    predicted_box: np.ndarray | None = None  # its xyxy box
+    predicted_box: tuple[int, int, int, int] = (0, 0, 0, 0)  # its xyxy box
     inside_box: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)  # that box cut at
     # the image (zero size: outside)
     inside_area: int = 0  # its pixels inside the image
@@ -119,7 +120,7 @@ class _Track:
         x0, y0 = predicted.offset
         h, w = predicted.mask.shape
         x1, y1 = x0 + w, y0 + h
-        self.predicted_box = np.array([x0, y0, x1, y1], np.float64)
+        self.predicted_box = (x0, y0, x1, y1)
         self.inside_box = _clip_box(x0, y0, x1, y1, height, width)
         self.at_border = x0 <= 0 or y0 <= 0 or x1 >= width or y1 >= height
         if x0 >= 0 and y0 >= 0 and x1 <= width and y1 <= height:
@@ -171,9 +172,37 @@ class _Track:
 def _clip_box(x0: float, y0: float, x1: float, y1: float, height: int, width: int
               ) -> tuple[float, float, float, float]:
     """An xyxy box cut at the image (plain floats: cheaper than np.clip)."""
-    x0, y0, x1, y1 = float(x0), float(y0), float(x1), float(y1)
-    return (min(max(x0, 0.0), width), min(max(y0, 0.0), height),
-            min(max(x1, 0.0), width), min(max(y1, 0.0), height))
+    x0 = float(x0) if x0 > 0.0 else 0.0
+    y0 = float(y0) if y0 > 0.0 else 0.0
+    x1 = float(x1) if x1 > 0.0 else 0.0
+    y1 = float(y1) if y1 > 0.0 else 0.0
+    return (x0 if x0 < width else width, y0 if y0 < height else height,
+            x1 if x1 < width else width, y1 if y1 < height else height)
+
+
+class _Counts:
+    """How many of some masks cover each image pixel, kept on the box of their union inside
+    the image only (a frame-size int16 image cost more to clear than the masks to add)."""
+
+    def __init__(self, masks: Sequence[RoiMask], height: int, width: int) -> None:
+        x0 = y0 = x1 = y1 = 0
+        if masks:
+            x0 = max(min(v.offset[0] for v in masks), 0)
+            y0 = max(min(v.offset[1] for v in masks), 0)
+            x1 = min(max(v.offset[0] + v.mask.shape[1] for v in masks), width)
+            y1 = min(max(v.offset[1] + v.mask.shape[0] for v in masks), height)
+        self.origin = (x0, y0)
+        self.counts = np.zeros((max(y1 - y0, 0), max(x1 - x0, 0)), np.int16)
+        for v in masks:
+            window = overlap_slices(self.origin, self.counts.shape, v.offset, v.mask.shape)
+            if window is not None:
+                self.counts[window[0]] += v.mask[window[1]]
+
+    def under(self, region: RoiMask) -> np.ndarray:
+        """The counts under `region`, int16 of its shape (0 outside the image): the frame-size
+        image's `region.crop(counts)`."""
+        x, y = region.offset
+        return RoiMask(region.mask, (x - self.origin[0], y - self.origin[1])).crop(self.counts)
 
 
 def _finite(values: np.ndarray) -> bool:
@@ -181,29 +210,6 @@ def _finite(values: np.ndarray) -> bool:
     if isinstance(values, np.ndarray) and values.ndim == 1 and values.dtype.kind in "fiu":
         return all(map(math.isfinite, values.tolist()))
     return bool(np.isfinite(values).all())
-
-
-def _under(region: RoiMask, full: np.ndarray) -> np.ndarray:
-    """`region.crop(full)` to read: a view of `full` when the region lies inside the image (no
-    copy), else the zero-padded copy."""
-    x0, y0 = region.offset
-    h, w = region.mask.shape
-    if x0 >= 0 and y0 >= 0 and x0 + w <= full.shape[1] and y0 + h <= full.shape[0]:
-        return full[y0 : y0 + h, x0 : x0 + w]
-    return region.crop(full)
-
-
-def _clear(pixels: np.ndarray, offset: tuple[int, int], other: RoiMask) -> None:
-    """pixels &= ~(other in the frame of a region at `offset` of pixels' shape), in place and
-    on the overlap of the two crops only (`pixels &= ~RoiMask(pixels, offset).aligned(other)`
-    without the full-size copy)."""
-    (x0, y0), (ox, oy) = offset, other.offset
-    (h, w), (oh, ow) = pixels.shape, other.mask.shape
-    left, right = max(x0, ox), min(x0 + w, ox + ow)
-    top, bottom = max(y0, oy), min(y0 + h, oy + oh)
-    if right > left and bottom > top:
-        pixels[top - y0 : bottom - y0, left - x0 : right - x0] &= (
-            ~other.mask[top - oy : bottom - oy, left - ox : right - ox])
 
 
 def _share(visible_fraction: float | None) -> float:
@@ -333,8 +339,8 @@ class AmodalTracker:
             m, det = masks[k], detections[masks[k].index]
             area = m.amodal.area
             box = m.box if area else m.prompt_box
-            mask_sides.append(Side(m.amodal, np.asarray(box, np.float64), m.visible,
-                                   det.class_id, det.detection_id, area=area))
+            mask_sides.append(Side(m.amodal, box, m.visible, det.class_id, det.detection_id,
+                                   area=area))
         affinity = affinity_matrix(track_sides, mask_sides, cfg.min_affinity, cfg.id_prior)
         pairs = assign(affinity, cfg.min_affinity)
         mask_track: dict[int, _Track] = {}
@@ -386,7 +392,7 @@ class AmodalTracker:
             if track.hits < cfg.min_hits:  # tentative: re-prompted, never carried hidden
                 to_reprompt.append(track)
                 continue
-            covered = int(np.count_nonzero(predicted.mask & predicted.crop(cover)))
+            covered = int(np.count_nonzero(predicted.mask & under(predicted, cover)))
             if covered >= cfg.hidden_cover * inside:
                 output = self._hide(track, stamp, masks, valid, mask_track)
                 if output is None:
@@ -407,20 +413,16 @@ class AmodalTracker:
             # occluder); a track whose region the others cover is HIDDEN, not RECOVERED.
             seen = [None if m is None else (m.visible if m.visible is not None else m.amodal)
                     for m in found]  # fmt: skip
-            counts = np.zeros((height, width), np.int16)
-            for v in seen:
-                if v is not None:
-                    rows, cols, mask_rows, mask_cols = v.window(height, width)
-                    counts[rows, cols] += v.mask[mask_rows, mask_cols]
+            counts = _Counts([v for v in seen if v is not None], height, width)
             for i, (track, m) in enumerate(zip(to_reprompt, found)):
                 own = seen[i]
                 if own is not None and own.area:
-                    shown = own.crop(cover) | (own.crop(counts) > own.mask)
+                    shown = under(own, cover) | (counts.under(own) > own.mask)
                     if np.count_nonzero(own.mask & shown) >= cfg.hidden_cover * own.area:
                         m = None
                 predicted, inside = track.predicted, track.inside_area
                 own_pixels = predicted.aligned(own) if own is not None else False
-                others = predicted.crop(cover) | (predicted.crop(counts) > own_pixels)
+                others = under(predicted, cover) | (counts.under(predicted) > own_pixels)
                 if m is not None and own is not None:
                     others &= ~own_pixels
                 others &= predicted.mask
@@ -491,9 +493,9 @@ class AmodalTracker:
         predicted, area = track.predicted, track.inside_area
         if not area:
             return share, RoiMask.empty()
-        others = predicted.mask & _under(predicted, cover)
-        if m.visible is not None and others.any():  # its own visible pixels are not others'
-            _clear(others, predicted.offset, m.visible)
+        others = predicted.mask & under(predicted, cover)
+        if m.visible is not None:  # its own visible pixels are not others'
+            clear(others, predicted.offset, m.visible)
         covered = int(np.count_nonzero(others))
         if not covered:
             return share, RoiMask.empty()
@@ -549,8 +551,13 @@ class AmodalTracker:
         cover = np.zeros((height, width), bool)
         for k in valid:
             seen = masks[k].visible if masks[k].visible is not None else masks[k].amodal
-            rows, cols, mask_rows, mask_cols = seen.window(height, width)
-            cover[rows, cols] |= seen.mask[mask_rows, mask_cols]
+            x0, y0 = seen.offset
+            h, w = seen.mask.shape
+            if x0 >= 0 and y0 >= 0 and x0 + w <= width and y0 + h <= height:
+                cover[y0 : y0 + h, x0 : x0 + w] |= seen.mask
+            else:
+                rows, cols, mask_rows, mask_cols = seen.window(height, width)
+                cover[rows, cols] |= seen.mask[mask_rows, mask_cols]
         return cover
 
     def _hide(self, track: _Track, stamp: float, masks: Sequence[InstancePrediction],
@@ -583,7 +590,7 @@ class AmodalTracker:
         if reprompt is None:
             return found, 0.0
         cfg = self.config
-        boxes = np.stack([t.predicted_box for t in tracks])
+        boxes = np.array([t.predicted_box for t in tracks], np.float64)
         start = time.perf_counter()
         try:
             masks = {m.index: m for m in reprompt(boxes)}

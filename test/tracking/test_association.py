@@ -68,3 +68,33 @@ def test_shape_memory_keeps_the_most_visible_partial_view():
     assert not memory.add(roi(10, 10, 15, 30), (15.0, 20.0), 0.2, 0.9, 0.2)
     assert memory.add(roi(10, 10, 30, 30), (20.0, 20.0), 0.6, 0.9, 0.2)
     assert memory.area == 400
+
+
+def test_shape_memory_weights_are_the_running_average_of_full_size_targets():
+    """The in-place update (rate added under the view, unseen pixels kept) gives the float32
+    weights of `weights·(1 - rate) + rate·target` with a full-size target, bit for bit."""
+    rng = np.random.default_rng(0)
+    memory = ShapeMemory(roi(20, 20, 40, 44), (30.0, 32.0), 1.0)
+    for _ in range(40):
+        x, y = (int(v) for v in rng.integers(12, 28, 2))
+        h, w = (int(v) for v in rng.integers(10, 30, 2))
+        view = RoiMask(rng.random((h, w)) < 0.8, (x, y))
+        ux, uy = (int(v) for v in rng.integers(10, 40, 2))
+        unseen = RoiMask(rng.random((12, 12)) < 0.5, (ux, uy))
+        centre = (30.0 + rng.normal(0, 2), 32.0 + rng.normal(0, 2))
+        before, origin = memory.weights.copy(), memory.origin
+        memory.add(view, centre, 1.0, 0.9, 0.2, unseen)
+        # the reference on the grown grid: pad what was there to the new grid
+        left, top = round(origin[0] - memory.origin[0]), round(origin[1] - memory.origin[1])
+        grid = np.zeros_like(memory.weights)
+        grid[top : top + before.shape[0], left : left + before.shape[1]] = before
+        gx = round(view.offset[0] - centre[0] - memory.origin[0])
+        gy = round(view.offset[1] - centre[1] - memory.origin[1])
+        target = np.zeros_like(grid)
+        target[gy : gy + view.mask.shape[0], gx : gx + view.mask.shape[1]] = view.mask
+        expected = grid * (1.0 - 0.2) + 0.2 * target
+        place = RoiMask(np.zeros(grid.shape, bool), (view.offset[0] - gx, view.offset[1] - gy))
+        keep = place.aligned(unseen)
+        expected[keep] = grid[keep]
+        if memory.area:  # (a memory that lost every pixel restarts from the view)
+            np.testing.assert_array_equal(memory.weights, expected)
