@@ -24,9 +24,8 @@ setup(
         "safetensors>=0.4",
         "pyyaml>=6.0",
         "tqdm>=4.66",
-        # tracking (sameo_core/tracking): the assignment and the Kalman filter
+        # tracking (sameo_core/tracking): the assignment
         "scipy>=1.10",
-        "filterpy>=1.4.5",
     ],
     extras_require={
         "train": ["tensorboard>=2.14", "matplotlib>=3.7"],
@@ -38,6 +37,9 @@ setup(
         # (Makefile, `venv`): these are the ones its metrics use.
         "eval": ["tabulate>=0.9", "matplotlib>=3.7"],
         "dev": [
+            # the reference the tracker's Kalman filter is tested against (motion.py computes
+            # the same filter per block, without filterpy's per-call cost)
+            "filterpy>=1.4.5",
             "tabulate>=0.9",
             "pytest>=8",
             "ruff>=0.5",
