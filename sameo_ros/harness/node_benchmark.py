@@ -20,6 +20,15 @@ runs the same frames through the library's predictor in this process on 2 torch 
 nodes are idle: the node-vs-library model time, side by side. The library arm runs in this
 process's main thread, as a script calls it; `2w` runs it in a long-lived worker thread instead,
 as the node runs its model (arm `library_t2w`).
+
+Each frame is another procedural scene (the boxes of a new set of objects every frame: with
+tracking, the previous frame's tracks are re-prompted every frame); with `--static-scene` every
+frame is the same crowded scene of `--detections` distinct objects
+(`synthetic_frames.crowded_frame`), as a still camera sees it, so that each object keeps its
+track: the tracker's cost per frame with that many live tracks (`tracker_ms` in the figures;
+`--arm on:tracking=true --arm off:tracking=false` sets it beside a node without tracking).
+Independent scenes are no video, so there the nodes run with `tracking: false` unless an arm
+sets it; with `--static-scene` they run with the node's default, tracking on.
 """
 
 from __future__ import annotations
@@ -48,7 +57,7 @@ from .node_session import (
     nodes_and_clients,
     stream,
 )
-from .synthetic_frames import Frame, scene_frame
+from .synthetic_frames import Frame, crowded_frame, scene_frame
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -57,6 +66,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add_frame_arguments(p, width=640, height=480)
     p.add_argument("--frames", type=int, default=60)
     p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--static-scene", action="store_true",
+                   help="every frame the same scene of --detections objects (a still camera: "
+                   "they keep their tracks)")
     p.add_argument("--arm", action="append", default=[], metavar="LABEL[:name=value,...]",
                    help="a node to compare, with parameter overrides (repeatable)")
     p.add_argument("--arm-env", action="append", default=[], metavar="LABEL:VAR=VALUE",
@@ -129,14 +141,15 @@ def library_arm(parameters: dict[str, object], threads: int, worker: bool = Fals
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    arms = arms_from_args(args, node_parameters(args))
+    base = {"tracking": args.static_scene, **node_parameters(args)}  # module docstring
+    arms = arms_from_args(args, base)
     side = min(args.width, args.height)
-    frames = [
-        scene_frame(
-            seed=k, size=side, canvas=(args.width, args.height), detections=args.detections
-        )
-        for k in range(args.warmup + args.frames)
-    ]
+    count = args.warmup + args.frames
+    if args.static_scene:
+        frames = [crowded_frame(0, args.detections, (args.width, args.height))] * count
+    else:
+        frames = [scene_frame(seed=k, size=side, canvas=(args.width, args.height),
+                              detections=args.detections) for k in range(count)]  # fmt: skip
     parameters = node_parameters(args)
     library = {f"library_t{n}{'w' if worker else ''}": library_arm(parameters, n, worker)
                for n, worker in args.library_threads}  # fmt: skip
@@ -147,7 +160,8 @@ def main(argv: list[str] | None = None) -> None:
     figures: dict[str, object] = {
         "model": model_label(args),
         "device": args.device, "dtype": args.dtype, "image": f"{args.width}x{args.height}",
-        "detections": args.detections, "chunk_size": args.chunk_size, **machine(),
+        "detections": args.detections, "chunk_size": args.chunk_size,
+        "static_scene": args.static_scene, **machine(),
     }  # fmt: skip
     for label, stream_report in timed.items():
         arm_figures = stream_report.figures()

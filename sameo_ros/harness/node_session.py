@@ -94,6 +94,7 @@ class FrameTiming:
     masks: int
     client_encode_ms: float  # serializing the inputs in the client (camera and detector work)
     client_decode_ms: float  # deserializing the AmodalMaskArray in the client (subscriber work)
+    tracker_ms: float = float("nan")  # the camera's tracker (FrameStats; 0 with tracking off)
 
     @property
     def transport_ms(self) -> float:
@@ -130,6 +131,10 @@ class StreamReport:
             "transport_ms_p50": _p([x.transport_ms for x in t], 50),
             "client_encode_ms_p50": _p([x.client_encode_ms for x in t], 50),
             "client_decode_ms_p50": _p([x.client_decode_ms for x in t], 50),
+            "tracker_ms_p50": _p([x.tracker_ms for x in t], 50),
+            "tracker_ms_p99": _p([x.tracker_ms for x in t], 99),
+            "tracker_share_of_model_p50": _p([x.tracker_ms / x.model_ms for x in t
+                                              if x.model_ms > 0], 50),
             "fps_one_in_flight": 1000.0 / float(np.mean(latency)) if t else float("nan"),
             # The stream's first frame (with --warmup 0, the node's first frame after start-up).
             "first_latency_ms": t[0].latency_ms if t else float("nan"),
@@ -209,7 +214,7 @@ def _time_frame(client, frame: Frame, stamp: int, timeout: float) -> FrameTiming
         stamp, client.latency_s(stamp) * 1000.0, stats.model_ms, stats.encoder_ms,
         stats.decoder_ms, stats.postprocess_ms, stats.queue_ms, stats.convert_ms, stats.build_ms,
         stats.publish_ms, stats.total_ms, stats.masks, client.encode_ms[stamp],
-        client.received.masks_decode_ms[stamp],
+        client.received.masks_decode_ms[stamp], stats.tracker_ms,
     )  # fmt: skip
 
 

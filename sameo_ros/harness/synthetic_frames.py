@@ -73,6 +73,19 @@ def cluttered_frame(seed: int) -> Frame:
     return _frame(rgb, instances, rng, None, lambda mask: mask)
 
 
+def crowded_frame(seed: int, objects: int = 20, canvas: tuple[int, int] = (640, 480)) -> Frame:
+    """A still camera on a crowded table: a `canvas` (width, height) scene of `objects` small
+    objects (8-15 % of the shorter side, a few overlapping), one detection per object with a
+    visible part; node_benchmark --static-scene sends it every frame, so that the node keeps
+    that many tracks."""
+    config = SceneConfig(image_size=min(canvas), canvas=canvas, num_objects=(objects, objects),
+                         object_size=(0.08, 0.15), occlude_probability=0.3, attempts=200,
+                         texture_scale=min(canvas) / 128)  # fmt: skip
+    rng = np.random.default_rng(seed)
+    rgb, instances = generate_scene(rng, config)
+    return _frame(rgb, instances, rng, None, lambda mask: mask)
+
+
 def _frame(rgb: np.ndarray, instances: list, rng: np.random.Generator, detections: int | None,
            place) -> Frame:  # fmt: skip
     """The Frame of a scene's instances (`place` puts a scene mask on the frame): objects hidden

@@ -36,6 +36,14 @@ def test_demo_streams_frames_and_writes_overlays(tmp_path):
     # scored against the scenes' truth: the demo model gets more than half of it right
     assert figures["order_pairs"] >= 2 and figures["order_right"] > figures["order_pairs"] / 2
     assert figures["visible_miou"] > 0.5 and "occlusion order right on" in proc.stdout
+    # the tracking sequence: an object fully hidden, kept with its id and mask, back with it
+    tracking = figures["tracking"]
+    assert tracking["answered"] == tracking["frames"]
+    assert tracking["reported_hidden"] == tracking["hidden_frames"] >= 10
+    assert tracking["back_with_same_id_at"] is not None and tracking["hidden_amodal_miou"] > 0.5
+    assert cv2.imread(str(out / "tracking_sheet.png")) is not None
+    assert len(list(out.glob("tracking_*.png"))) == tracking["frames"] + 1
+    assert "tracking (tracking_sheet.png): fully hidden" in proc.stdout
 
 
 def test_node_benchmark_compares_arms_side_by_side(tmp_path):

@@ -111,6 +111,7 @@ class TestLifecycle(unittest.TestCase):
 
             self.assertTrue(change_state(node, NODE, "deactivate"))
             self.assertEqual(lifecycle_state(node, NODE), "inactive")
+            wait_log("tracks ended (deactivate)", timeout=TIMEOUT)  # the frame's tracks end
             self.assertTrue(_eventually(lambda: client.image_pub.get_subscription_count() == 0))
             frame = scene_frame(seed=31, size=96)
             client.send_frame(frame, 41 * SEC)

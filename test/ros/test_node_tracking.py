@@ -80,6 +80,10 @@ def test_a_fully_hidden_object_keeps_its_id_and_comes_back_with_it(
     stamp = 100 * SEC + round(sequence.stamps[-1] * 1e9)
     stats = client.wait_stats(stamp, TIMEOUT)
     assert stats is not None and 0.0 < stats.tracker_ms < stats.total_ms
+    # a stamp before the previous one (a bag loop): the tracks reset, with a warning, new ids
+    again = client.request(sequence.frames[0], 50 * SEC, TIMEOUT)
+    assert again is not None and tracking_node.wait_log("tracker: stamp went backwards")
+    assert all(m.track_id > track or m.track_id == 0 for m in again.masks)
 
 
 def test_tracking_false_gives_track_id_0_and_no_hidden_objects(
