@@ -13,6 +13,7 @@ import pytest
 from sameo_core.geometry import RoiMask
 from sameo_core.inference.predictor import InstancePrediction
 from sameo_core.tracking import DetectionInfo, TrackerConfig, TrackOutput, TrackState
+from sameo_core.visualize import PALETTE
 from sameo_ros.camera_tracks import CameraTracks, detected_record, hidden_record, union
 from sameo_ros.conversions import mono8_to_mask
 from sameo_ros.messages import amodal_mask_array, copy_header, detection_3d_array, point_cloud
@@ -180,6 +181,11 @@ def test_hidden_track_messages_overlay_and_3d() -> None:
     border = A & ~_box(22, 32, 16, 16)  # its 2-px outline
     drawn = (out[border] != 100).any(axis=1).mean()
     assert 0.3 < drawn < 0.8, drawn  # dashed
+    # an object keeps its track's colour wherever it comes in the frame's records
+    other = dataclasses.replace(_record("c", _mask(0, A, A)), track_id=5)
+    for records in ([detected, other], [other, detected]):
+        out = draw_overlay(grey, records)
+        assert tuple(out[49, 30]) == tuple(PALETTE[5].astype(np.uint8))  # c's solid outline
 
 
 @pytest.fixture(scope="module")
