@@ -205,6 +205,7 @@ class Lockstep:
         self.theirs = baseline.AmodalTracker(self.their_config())
         self.frames = 0
         self.tracks = 0
+        self.asked: list[np.ndarray] = []
         self.differences: list[str] = []
         self.wall = {"ours": [], "baseline": []}
         self.cpu = {"ours": [], "baseline": []}
@@ -233,6 +234,7 @@ class Lockstep:
             self.wall[name].append(out[name][1])
             self.cpu[name].append(out[name][2])
         ours, theirs = out["ours"], out["baseline"]
+        self.asked = ours[3]  # the boxes our tracker re-prompted this frame
         difference = first_difference(ours[0], theirs[0], ours[3], theirs[3])
         if difference is not None:
             self.differences.append(f"frame {self.frames} (stamp {stamp_s:.3f}): {difference}")
@@ -338,7 +340,7 @@ def main() -> dict[str, Any]:
         for times in (*lockstep.wall.values(), *lockstep.cpu.values()):
             times.clear()
     frame = 10
-    model_ms, wall, cpu, live = [], [], [], []
+    model_ms, wall, cpu, live, reprompted = [], [], [], [], 0
     states = {s.name: 0 for s in TrackState}
     for _ in range(args.repeats):
         start = time.perf_counter()
@@ -357,11 +359,13 @@ def main() -> dict[str, Any]:
                 result = lockstep.update(stamp, shown, order, dets, FRAME_HW, reprompt, theirs)
                 wall.append(lockstep.wall["ours"][-1])
                 cpu.append(lockstep.cpu["ours"][-1])
+                boxes = lockstep.asked
             else:
-                result, wall_s, cpu_s, _ = timed_update(tracker, stamp, shown, order, dets,
-                                                        FRAME_HW, reprompt)
+                result, wall_s, cpu_s, boxes = timed_update(tracker, stamp, shown, order, dets,
+                                                            FRAME_HW, reprompt)
                 wall.append(wall_s)
                 cpu.append(cpu_s)
+            reprompted += sum(len(b) for b in boxes)
             live.append(len(result.tracks))
             for t in result.tracks:
                 states[t.state.name] += 1
@@ -383,6 +387,7 @@ def main() -> dict[str, Any]:
         "tracker_cpu_share": cpu_stats["median_ms"] / median_model,
         "tracker_wall": wall_stats, "tracker_cpu": cpu_stats,
         "tracks_per_frame": {"min": min(live), "max": max(live)}, "states": states,
+        "reprompted_boxes": reprompted,
     }
     print(f"tracker {wall_stats['median_ms']:.2f} ms per frame wall, "
           f"{cpu_stats['median_ms']:.2f} ms CPU (medians; p99 {wall_stats['p99_ms']:.2f} / "

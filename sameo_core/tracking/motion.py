@@ -21,12 +21,12 @@ first four rows of the identity, R = σ²·I, initial P = diag(position_noise² 
 `predict(F, Q)`, then `update(z, R)` with its Joseph-form covariance), which the tests keep as the
 reference (test/tracking/test_motion.py: the same states and covariances to 1e-9 over random
 sequences of both models). It is not called here because of its cost: one `KalmanFilter` object
-per track spent ~0.1 ms of numpy calls per update on 6 x 6 matrices (a 4 x 4 inverse each time),
-about a third of the tracker's time per frame at 20 tracks (BENCHMARKS.md, "Object
-permanence"). Every matrix of this model keeps the state in four independent blocks — (cx, vx),
-(cy, vy), w, h: F, Q, H and R couple nothing across them and P starts diagonal, so the
-cross-block covariances stay exactly 0 — so each step is the same formulas on a 2 x 2 block per
-axis and a scalar per size, a few float operations in plain Python.
+per track, numpy calls on 6 x 6 matrices and a 4 x 4 inverse per update, were the largest part
+of the tracker's time per frame (BENCHMARKS.md, "Object permanence", "Cost per frame"). Every
+matrix of this model keeps the state in four independent blocks — (cx, vx), (cy, vy), w, h: F,
+Q, H and R couple nothing across them and P starts diagonal, so the cross-block covariances
+stay exactly 0 — so each step is the same formulas on a 2 x 2 block per axis and a scalar per
+size, a few float operations in plain Python.
 """
 
 from __future__ import annotations
