@@ -47,9 +47,9 @@ NO_PROMPT = np.zeros(4)  # a HIDDEN track's prompt_box: it was not prompted
 def union(a: RoiMask, b: RoiMask) -> RoiMask:
     """The pixels set in either mask, in the crop spanning both (tight)."""
     if not b.area:
-        return a
+        return a.tight()
     if not a.area:
-        return b
+        return b.tight()
     (ax, ay), (bx, by) = a.offset, b.offset
     (ah, aw), (bh, bw) = a.mask.shape, b.mask.shape
     x0, y0 = min(ax, bx), min(ay, by)

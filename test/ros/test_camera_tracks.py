@@ -136,6 +136,8 @@ def test_an_inconsistent_completion_reports_the_kept_shape_plus_the_visible_pixe
     assert same.amodal is record.amodal and same.visible_fraction == record.visible_fraction
     shifted = RoiMask(np.ones((4, 4), bool), (50, 50))
     assert union(kept, shifted).area == kept.area + 16 and union(kept, RoiMask.empty()) is kept
+    loose = RoiMask(np.pad(np.ones((3, 3), bool), 2), (10, 10))  # tight crops, always
+    assert union(loose, RoiMask.empty()).offset == (12, 12) == union(RoiMask.empty(), loose).offset
 
 
 def test_without_a_modal_head_a_hidden_track_has_no_visible_mask_nor_rank() -> None:
