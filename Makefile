@@ -34,9 +34,12 @@ test: venv lint ros
 demo: ros
 	$(PY) -m sameo_ros.harness.node_demo --checkpoint $(DEMO_CHECKPOINT) --out out/demo
 
-# The library alone on a real COCOA image (no ROS): overlay + COCO RLE masks in out/image_demo/.
+# The library alone (no ROS): the demo model on a cluttered 640x480 scene, overlay (visible and
+# hidden parts, occlusion order) + COCO RLE masks in out/image_demo/ (without --scene and
+# --checkpoint, sameo_core.tools.image_demo runs on a real COCOA image).
 image-demo: venv
-	$(PY) -m sameo_core.tools.image_demo --out out/image_demo
+	$(PY) -m sameo_core.tools.image_demo --checkpoint $(DEMO_CHECKPOINT) --scene 0 \
+	  --prompt visible --out out/image_demo
 
 clean:
 	rm -rf $(VENV) build install log out .ros_ws

@@ -88,9 +88,11 @@ def test_demo_model_masks_cover_occluded_parts(ros_env, tmp_path: Path) -> None:
 
 
 # Procedural scenes (256 px, `scene_frame`) with 3 overlapping pairs each whose layer order the
-# demo model gets right; its accuracy over a held-out set is in BENCHMARKS.md ("Visible masks and
-# occlusion order"). This test is about the node carrying it: masks, ids and order over DDS.
-ORDER_SEEDS = (2001, 2031, 2039)
+# demo model gets right (chosen for the demo model of issue 18 by simulating the node with the
+# library); its accuracy over held-out sets is in BENCHMARKS.md ("Visible masks and occlusion
+# order", "Occlusion order on the model's own masks"). This test is about the node carrying it:
+# masks, ids and order over DDS.
+ORDER_SEEDS = (2015, 2039, 2053)
 
 
 def _visible(msg, height: int, width: int) -> np.ndarray:
