@@ -112,13 +112,22 @@ TIMINGS = ("convert", "model", "encoder", "decoder", "postprocess", "lifting", "
 
 @dataclass
 class FrameResult:
-    image: np.ndarray  # the input as RGB uint8 [H, W, 3] (for the debug overlay)
+    # The input as RGB uint8 [H, W, 3]: numpy, or a torch tensor on the model's CUDA device
+    # when it was decoded there (a JPEG by nvjpeg, README "ROS 2 node"); host_image() to draw.
+    image: Any
     records: list[MaskRecord]
     rejected: dict[str, str] = field(default_factory=dict)  # detection id -> reason
     timings_ms: dict[str, float] = field(default_factory=dict)  # TIMINGS, milliseconds
     encoded: bool = True  # False when the image was the one encoded last (decoder only)
     depth_error: DepthInputError | None = None  # with depth: why the frame has no 3D at all
     tracking: TrackerResult | None = None  # with tracks: the tracker's result (its warnings)
+
+    def host_image(self) -> np.ndarray:
+        """The input image as a numpy array (copied from the GPU when it was decoded there; a
+        debug overlay is drawn only while someone subscribes, so only then is it copied)."""
+        if isinstance(self.image, np.ndarray):
+            return self.image
+        return self.image.cpu().numpy()
 
 
 @dataclass(frozen=True)
@@ -198,7 +207,7 @@ class ImageKey:
 class _Prepared:
     """A frame's image and prompts, converted, before the model."""
 
-    rgb: np.ndarray
+    rgb: Any  # numpy, or a CUDA tensor (FrameResult.image)
     key: ImageKey
     prompts: Prompts
     convert_s: float
@@ -302,7 +311,11 @@ class FramePipeline:
 
     def _prepare(self, inputs: FrameInputs) -> _Prepared:
         started = time.perf_counter()
-        rgb = to_rgb(inputs.image, self.max_image_pixels)
+        # On a CUDA device the image goes there here: a JPEG is decoded by nvjpeg on it, any other
+        # image is copied once (pinned, non-blocking), and the predictor takes the tensor as it is.
+        device = self.predictor.device if self.predictor is not None else None
+        rgb = to_rgb(inputs.image, self.max_image_pixels,
+                     device if device is not None and device.type == "cuda" else None)
         prompts = detections_to_prompts(inputs.detections, inputs.points)
         selected = select_prompts(prompts, self.selection)
         given = tuple(bool(inputs.detections.detections[i].id) for i in selected)

@@ -295,7 +295,8 @@ class BagReplay:
             raw = self.typestore.serialize_cdr(message_3d, DETECTIONS_3D_TYPE)
             writer.write(self.detections_3d_conn, time_ns, raw)
         if self.debug_conn is not None:
-            overlay = rgb_image(self.types, header, draw_overlay(result.image, result.records))
+            drawn = draw_overlay(result.host_image(), result.records)
+            overlay = rgb_image(self.types, header, drawn)
             writer.write(
                 self.debug_conn,
                 time_ns,

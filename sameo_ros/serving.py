@@ -199,7 +199,7 @@ class Serving:
             return 0.0
         started = time.monotonic()
         try:
-            overlay = draw_overlay(result.image, result.records)
+            overlay = draw_overlay(result.host_image(), result.records)
             port.debug_pub.publish(rgb_image(self.node.types, header, overlay))
         except Exception as error:  # the masks are out already: note it and go on
             self.node.warn(f"{port.name} debug {type(error).__name__}",

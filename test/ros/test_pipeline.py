@@ -114,6 +114,30 @@ def test_frames_of_several_cameras_share_one_encoder_batch() -> None:
     assert all(r.timings_ms["encoder"] == 0 for r in again)
 
 
+def test_an_image_decoded_into_torch_gives_the_same_frame(pipeline, monkeypatch) -> None:
+    """On a CUDA device `to_rgb` gives a tensor (nvjpeg); the frame path takes it as it is and
+    the overlay copies it back only to draw. Here the same conversion's CPU tensor stands in."""
+    import torch
+
+    from sameo_ros import pipeline as pipeline_module
+
+    frame = scene_frame(seed=3, size=64)
+    inputs = FrameInputs(_image(frame.rgb, stamp=7), _detections(frame.boxes))
+    expected = pipeline.process(inputs)
+    convert = pipeline_module.to_rgb
+    monkeypatch.setattr(pipeline_module, "to_rgb", lambda *args: torch.from_numpy(
+        np.array(convert(*args))).permute(2, 0, 1).contiguous().permute(1, 2, 0))
+    pipeline._encoded = []  # encode again, from the tensor
+    got = pipeline.process(inputs)
+    assert got.encoded and isinstance(got.image, torch.Tensor)
+    assert np.array_equal(got.host_image(), frame.rgb)
+    assert isinstance(expected.host_image(), np.ndarray)
+    assert [r.id for r in got.records] == [r.id for r in expected.records]
+    for a, b in zip(expected.records, got.records):
+        assert a.amodal.offset == b.amodal.offset and np.array_equal(a.amodal.mask, b.amodal.mask)
+        assert a.iou == b.iou
+
+
 def test_selection_and_mask_threshold_updates_apply(pipeline: FramePipeline) -> None:
     frame = scene_frame(seed=1, size=64, detections=3)
     inputs = FrameInputs(_image(frame.rgb, stamp=5), _detections(frame.boxes))
