@@ -191,7 +191,11 @@ def _trackeval_data(gt_ids: list[list[int]], out_ids: list[list[int]],
 def score_method(runs: Iterable[VideoRun], method: str,
                  reappear_window_s: float = 1.0) -> dict[str, Any]:
     """HOTA / IDF1 / ID switches and the permanence figures of one method (module docstring)."""
-    import trackeval.metrics as te  # only the evaluation needs TrackEval
+    try:  # only the evaluation needs TrackEval
+        import trackeval.metrics as te
+    except ImportError as exc:
+        raise ImportError("tracking evaluation needs TrackEval: pip install \".[eval]\" && "
+                          "pip install --no-deps trackeval==1.3.0 (README, Object permanence)") from exc
 
     metrics = (te.HOTA(), te.Identity({"THRESHOLD": MATCH_IOU, "PRINT_CONFIG": False}),
                te.CLEAR({"THRESHOLD": MATCH_IOU, "PRINT_CONFIG": False}))
