@@ -5,7 +5,12 @@
 with `predictor=None`, the ground-truth masks of the detected objects stand in for SAMEO's: the
 tracker's own errors apart from the model's), the frame's occlusion order is computed, and the
 tracker (`sameo_core.tracking`) and the baselines (`tracking_baselines.py`) all get the same
-masks. `score_runs` scores the outputs:
+masks. `mask_noise=k` perturbs those ground-truth masks as the occlusion evaluation's noise
+curve does (`perturb_mask`: dilated or eroded by k px, shifted by up to k px), the amodal and
+the visible mask independently, visible := perturbed visible ∩ perturbed amodal as the
+predictor's visible mask is modal ∩ amodal — the tracker on masks as wrong as the model's,
+without the model's systematic errors. Each detected mask's IoU with the ground truth of the
+object the detector saw is kept (`mask_quality`). `score_method` scores the outputs:
 
 - **HOTA, IDF1, ID switches** (and MOTA, DetA, AssA) with TrackEval's metric classes, on
   amodal masks: similarity = IoU of the amodal masks inside the image; every ground-truth
@@ -46,6 +51,7 @@ from sameo_core.inference.predictor import InstancePrediction
 from sameo_core.tracking import AmodalTracker, DetectionInfo, TrackerConfig, TrackState
 from sameo_core.tracking.association import box_overlaps
 
+from .occlusion import perturb_mask
 from .tracking_baselines import FrameByFrame, IouTracker
 
 METHODS = ("tracker", "frame_by_frame", "iou_tracker")
@@ -70,6 +76,9 @@ class VideoRun:
     tracker_s: list[float] = field(default_factory=list)
     model_s: list[float] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # per detected mask: (amodal IoU, visible IoU, GT object occluded) against the object the
+    # detector saw (`mask_quality`)
+    mask_iou: list[tuple[float, float, bool]] = field(default_factory=list)
 
 
 def _full(mask: RoiMask | np.ndarray, height: int, width: int) -> np.ndarray:
@@ -77,9 +86,15 @@ def _full(mask: RoiMask | np.ndarray, height: int, width: int) -> np.ndarray:
 
 
 def gt_predictions(boxes: np.ndarray, scores: Sequence[float], objects: Sequence[Any],
-                   height: int, width: int) -> list[InstancePrediction]:
+                   height: int, width: int, noise: int = 0,
+                   rng: np.random.Generator | None = None) -> list[InstancePrediction]:
     """The ground-truth masks of the objects whose visible boxes best match `boxes` (box IoU ≥
-    0.5), as a perfect SAMEO would give them; boxes without such an object get no mask."""
+    0.5), as a perfect SAMEO would give them; boxes without such an object get no mask.
+    `noise` k > 0: each amodal and visible mask perturbed independently by `perturb_mask(.., k,
+    rng)`, visible := perturbed visible ∩ perturbed amodal; a box whose amodal mask is eroded
+    away gets no mask."""
+    if noise and rng is None:
+        raise ValueError("mask noise needs a random generator")
     if len(boxes) == 0 or not objects:
         return []
     visible = [o.visible_mask for o in objects]
@@ -90,8 +105,14 @@ def gt_predictions(boxes: np.ndarray, scores: Sequence[float], objects: Sequence
         j = int(iou[k].argmax())
         if iou[k, j] < 0.5 or not visible[j].any():
             continue
-        amodal = RoiMask.from_full(objects[j].amodal_mask)
-        seen = RoiMask.from_full(visible[j])
+        amodal_full, visible_full = objects[j].amodal_mask.astype(bool), visible[j]
+        if noise:
+            amodal_full = perturb_mask(amodal_full, noise, rng)
+            visible_full = perturb_mask(visible_full, noise, rng) & amodal_full
+            if not amodal_full.any():
+                continue
+        amodal = RoiMask.from_full(amodal_full)
+        seen = RoiMask.from_full(visible_full)
         out.append(InstancePrediction(
             index=k, amodal=amodal, iou=1.0, score=float(scores[k]),
             prompt_box=np.asarray(boxes[k], np.float32), box=amodal.box().astype(np.float32),
@@ -105,11 +126,17 @@ def run_video(
     video: VideoRecord, predictor: AmodalPredictor | None,
     detector_config: DetectorConfig | None = None, tracker_config: TrackerConfig | None = None,
     seed: int = 0, image_reader: Callable[[Any], np.ndarray] = read_image_rgb,
-    tracker: AmodalTracker | None = None,
+    tracker: AmodalTracker | None = None, mask_noise: int = 0,
 ) -> VideoRun:
     """Play one video through the detector, SAMEO (or GT masks) and every method. `tracker`:
     the tracker to run (default: a new `AmodalTracker(tracker_config)`; tracking_benchmark
-    passes one that runs another checkout's tracker beside ours)."""
+    passes one that runs another checkout's tracker beside ours). `mask_noise` k (GT masks
+    only): perturb them (module docstring), drawn from a generator seeded by (seed, k)."""
+    if mask_noise < 0:
+        raise ValueError(f"mask noise must be >= 0 px, got {mask_noise}")
+    if mask_noise and predictor is not None:
+        raise ValueError("mask noise perturbs ground-truth masks: run it without a predictor")
+    noise_rng = np.random.default_rng([seed, mask_noise])
     detector = SimulatedDetector(detector_config, seed=seed)
     tracker = AmodalTracker(tracker_config) if tracker is None else tracker
     frame_by_frame, iou_tracker = FrameByFrame(), IouTracker(MATCH_IOU)
@@ -123,11 +150,12 @@ def run_video(
         boxes = np.array([d.box for d in detections], np.float64).reshape(-1, 4)
         scores = [d.score for d in detections]
         if predictor is None:
-            masks = gt_predictions(boxes, scores, objects, height, width)
+            masks = gt_predictions(boxes, scores, objects, height, width, mask_noise, noise_rng)
 
             def reprompt(prompts: np.ndarray, objects=objects) -> list[InstancePrediction]:
                 return gt_predictions(prompts, [1.0] * len(prompts),
-                                      [o for o in objects if not o.fully_hidden], height, width)
+                                      [o for o in objects if not o.fully_hidden], height, width,
+                                      mask_noise, noise_rng)
             run.model_s.append(0.0)
         else:
             encoder_s = predictor.set_image(image_reader(frame.image_path))
@@ -137,6 +165,7 @@ def run_video(
 
             def reprompt(prompts: np.ndarray) -> list[InstancePrediction]:
                 return predictor.predict(prompts).masks
+        run.mask_iou.extend(_mask_ious(masks, detections, objects, height, width))
         infos = [DetectionInfo(d.detection_id, d.class_id, d.score) for d in detections]
         order = None
         if masks and all(m.visible is not None for m in masks):
@@ -152,6 +181,39 @@ def run_video(
         ids = iou_tracker.update([m.amodal for m in masks])
         run.outputs["iou_tracker"].append(FrameOutput(ids, [m.amodal for m in masks]))
     return run
+
+
+def _mask_ious(masks: Sequence[InstancePrediction], detections: Sequence[Any],
+               objects: Sequence[Any], height: int, width: int
+               ) -> list[tuple[float, float, bool]]:
+    """(amodal IoU, visible IoU, occluded) of each detected mask with the ground truth of the
+    object its box came from (inside the image)."""
+    by_track = {o.track_id: o for o in objects}
+    out = []
+    for m in masks:
+        gt = by_track[detections[m.index].gt_track_id]
+        amodal, visible = gt.amodal_mask.astype(bool), gt.visible_mask.astype(bool)
+        seen = m.visible if m.visible is not None else RoiMask.empty()
+        ious = _iou_matrix([amodal, visible], [_full(m.amodal, height, width),
+                                               _full(seen, height, width)])
+        out.append((float(ious[0, 0]), float(ious[1, 1]),
+                    bool(np.count_nonzero(visible) < np.count_nonzero(amodal))))
+    return out
+
+
+def mask_quality(runs: Iterable[VideoRun]) -> dict[str, Any]:
+    """Mean IoU of the detected masks with their objects' ground truth: amodal over all masks
+    and over occluded objects (visible part smaller than the amodal one), visible over occluded
+    objects (as the occlusion evaluation reports them)."""
+    ious = [t for run in runs for t in run.mask_iou]
+    occluded = [t for t in ious if t[2]]
+
+    def mean(values: list[float]) -> float | None:
+        return float(np.mean(values)) if values else None
+    return {"masks": len(ious), "occluded": len(occluded),
+            "amodal_mIoU": mean([t[0] for t in ious]),
+            "amodal_mIoU_occluded": mean([t[0] for t in occluded]),
+            "visible_mIoU_occluded": mean([t[1] for t in occluded])}
 
 
 def _iou_matrix(gt: list[np.ndarray], out: list[np.ndarray]) -> np.ndarray:
@@ -194,8 +256,9 @@ def score_method(runs: Iterable[VideoRun], method: str,
     try:  # only the evaluation needs TrackEval
         import trackeval.metrics as te
     except ImportError as exc:
-        raise ImportError("tracking evaluation needs TrackEval: pip install \".[eval]\" && "
-                          "pip install --no-deps trackeval==1.3.0 (README, Object permanence)") from exc
+        raise ImportError(
+            "tracking evaluation needs TrackEval: pip install \".[eval]\" && "
+            "pip install --no-deps trackeval==1.3.0 (README, Object permanence)") from exc
 
     metrics = (te.HOTA(), te.Identity({"THRESHOLD": MATCH_IOU, "PRINT_CONFIG": False}),
                te.CLEAR({"THRESHOLD": MATCH_IOU, "PRINT_CONFIG": False}))
@@ -204,6 +267,7 @@ def score_method(runs: Iterable[VideoRun], method: str,
     hidden_iou: list[float] = []
     static_iou: list[float] = []
     events: list[tuple[float, bool]] = []
+    details: list[dict[str, Any]] = []
     for run in runs:
         video, frames = run.video, run.outputs[method]
         h, w = video.height, video.width
@@ -229,7 +293,7 @@ def score_method(runs: Iterable[VideoRun], method: str,
         data = _trackeval_data(gt_ids, out_ids, sims)
         for metric in metrics:
             per_video[metric.get_name()].append(metric.eval_sequence(data))
-        for line in timelines.values():
+        for track_id, line in timelines.items():
             for spell_ids, hidden_id, after in _spells(line, len(video.frames),
                                                        round(reappear_window_s * video.fps)):
                 for f in spell_ids:
@@ -243,6 +307,17 @@ def score_method(runs: Iterable[VideoRun], method: str,
                         static_iou.append(value)
                 if after is not None:
                     events.append((len(spell_ids) / video.fps, after == hidden_id))
+                    last = line.frames[spell_ids[-1]]
+                    back = line.frames[spell_ids[-1] + 1][1]  # IoU per output id, frame after
+                    details.append({
+                        "video_id": video.video_id, "track_id": track_id,
+                        "first_hidden_frame": spell_ids[0], "hidden_frames": len(spell_ids),
+                        "static": line.static,
+                        "outcome": ("same_id" if after == hidden_id else
+                                    "unmatched" if after is False else "other_id"),
+                        "carried_to_end": last[0] == hidden_id,
+                        "iou_own_id_after": back.get(hidden_id),
+                        "iou_best_after": max(back.values(), default=0.0)})
     combined = {name: _combine(metric, per_video[name])
                 for name, metric in zip(per_video, metrics)}  # fmt: skip
     hota, identity, clear = (combined[m.get_name()] for m in metrics)
@@ -267,6 +342,11 @@ def score_method(runs: Iterable[VideoRun], method: str,
         "reappear_events": len(up_to_3),
         "reappear_same_id": (sum(up_to_3) / len(up_to_3)) if up_to_3 else None,
         "reappear_by_duration": bins,
+        # every full-occlusion event: outcome "same_id", "other_id" (matched to another id) or
+        # "unmatched" (no output at IoU >= 0.5 in the window); carried_to_end: its id matched
+        # in the spell's last frame; IoU with the GT in the first frame after the spell of the
+        # output with its id (None: not reported) and of the best output
+        "reappear_detail": details,
     }
 
 
@@ -344,5 +424,95 @@ def markdown(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["FrameOutput", "METHODS", "VideoRun", "gt_predictions", "markdown", "run_video",
+def reappear_breakdown(detail: Sequence[dict[str, Any]], videos: Sequence[VideoRecord]
+                       ) -> dict[str, Any]:
+    """Where re-appearance fails: the full-occlusion events up to 3 s (`score_method`'s
+    `reappear_detail`) grouped by what the ground truth shows in the first frame after the
+    spell — static or moving object, touching the image border, smaller or larger half by
+    amodal area (split at the events' median), visible share under 0.5 — each group's events and
+    same-id share; and the failed events by cause: the track's id was lost while the object was
+    hidden (not matched in the spell's last frame), or it was carried to the end but in the first
+    frame after the spell it was not reported, or reported with a mask of IoU < 0.5."""
+    frames = {(v.video_id, f.frame_index): f for v in videos for f in v.frames}
+    fps = {v.video_id: v.fps for v in videos}
+    rows = []
+    for e in detail:
+        if e["hidden_frames"] / fps[e["video_id"]] > 3.0 + 1e-9:
+            continue
+        frame = frames[(e["video_id"], e["first_hidden_frame"] + e["hidden_frames"])]
+        gt = next(o for o in frame.objects if o.track_id == e["track_id"])
+        amodal = gt.amodal_mask.astype(bool)
+        area = int(np.count_nonzero(amodal))
+        border = bool(amodal[0].any() or amodal[-1].any() or amodal[:, 0].any()
+                      or amodal[:, -1].any())  # fmt: skip
+        share = np.count_nonzero(gt.visible_mask) / area if area else 0.0
+        rows.append((e, area, border, share))
+    if not rows:
+        return {"events": 0, "groups": {}, "failed": {}}
+    median = float(np.median([r[1] for r in rows]))
+    groups = {
+        "all": [True] * len(rows),
+        "static": [r[0]["static"] for r in rows], "moving": [not r[0]["static"] for r in rows],
+        "touching the border": [r[2] for r in rows],
+        "inside the image": [not r[2] for r in rows],
+        f"smaller half (< {median:.0f} px)": [r[1] < median for r in rows],
+        f"larger half (≥ {median:.0f} px)": [r[1] >= median for r in rows],
+        "visible share < 0.5 on return": [r[3] < 0.5 for r in rows],
+        "visible share ≥ 0.5 on return": [r[3] >= 0.5 for r in rows],
+    }
+    ok = [r[0]["outcome"] == "same_id" for r in rows]
+    out_groups = {}
+    for name, member in groups.items():
+        chosen = [k for k, m in zip(ok, member) if m]
+        out_groups[name] = {"events": len(chosen), "failed": len(chosen) - sum(chosen),
+                            "same_id": sum(chosen) / len(chosen) if chosen else None}
+    failed = [r[0] for r, good in zip(rows, ok) if not good]
+    causes = {
+        "lost while hidden": sum(not e["carried_to_end"] for e in failed),
+        "carried, not reported on return": sum(
+            e["carried_to_end"] and e["iou_own_id_after"] is None for e in failed),
+        "carried, reported with IoU < 0.5 on return": sum(
+            e["carried_to_end"] and e["iou_own_id_after"] is not None
+            and e["iou_own_id_after"] < MATCH_IOU for e in failed),
+        "carried, IoU ≥ 0.5 on return, another id matched": sum(
+            e["carried_to_end"] and e["iou_own_id_after"] is not None
+            and e["iou_own_id_after"] >= MATCH_IOU for e in failed),
+    }
+    return {"events": len(rows), "median_area_px": median, "groups": out_groups,
+            "failed": causes}
+
+
+def breakdown_markdown(breakdown: dict[str, Any]) -> str:
+    """`reappear_breakdown` as two small tables."""
+    lines = ["| re-appearance events (≤ 3 s) | events | failed | same id |", "|---|---|---|---|"]
+    for name, g in breakdown["groups"].items():
+        share = "n/a" if g["same_id"] is None else f"{g['same_id']:.1%}"
+        lines.append(f"| {name} | {g['events']} | {g['failed']} | {share} |")
+    lines += ["", "| failed events by cause | events |", "|---|---|"]
+    lines += [f"| {cause} | {n} |" for cause, n in breakdown["failed"].items()]
+    return "\n".join(lines)
+
+
+def noise_table(rows: Sequence[dict[str, Any]]) -> str:
+    """The mask-noise curve as markdown: per row (`label`, `masks` = `mask_quality`, `tracker` =
+    `score_method`) the masks' mIoU next to the tracker's figures."""
+    lines = ["| masks | amodal mIoU | amodal mIoU, occluded | visible mIoU, occluded | IDF1 "
+             "| ID switches | hidden recall | static hidden mIoU | same id on re-appearance |",
+             "|---" * 9 + "|"]
+
+    def cell(value: Any, fmt: str) -> str:
+        return "n/a" if value is None else fmt.format(value)
+    for row in rows:
+        m, t = row["masks"], row["tracker"]
+        cells = [row["label"], cell(m["amodal_mIoU"], "{:.3f}"),
+                 cell(m["amodal_mIoU_occluded"], "{:.3f}"),
+                 cell(m["visible_mIoU_occluded"], "{:.3f}"), cell(t["IDF1"], "{:.3f}"),
+                 cell(t["IDSW"], "{}"), cell(t["hidden_recall"], "{:.1%}"),
+                 cell(t["hidden_miou_static"], "{:.3f}"), cell(t["reappear_same_id"], "{:.1%}")]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+__all__ = ["FrameOutput", "METHODS", "VideoRun", "breakdown_markdown", "gt_predictions",
+           "markdown", "mask_quality", "noise_table", "reappear_breakdown", "run_video",
            "score_method", "states_share"]
