@@ -29,6 +29,7 @@ from sameo_core.geometry import RoiMask
 from sameo_core.inference import AmodalPredictor, Prediction, PredictorConfig
 from sameo_core.inference.depth_lifting import DepthLifting, Object3D, lift_objects
 from sameo_core.inference.occlusion_order import OcclusionOrder, occlusion_order
+from sameo_core.inference.predictor import pair_evidence
 from sameo_core.model import build_sameo
 from sameo_core.tracking import DetectionInfo, TrackerResult
 
@@ -515,11 +516,13 @@ class FramePipeline:
 
     @staticmethod
     def _order(masks: list, lifting: DepthLifting | None) -> OcclusionOrder | None:
-        """Who occludes whom (None without visible masks); with depth, its evidence counts."""
+        """Who occludes whom (None without visible masks); with depth, its evidence counts, and
+        with a network's order head, its pair scores (`Prediction.pair_order`)."""
         if not masks or masks[0].visible is None:
             return None
         evidence = lifting.order_evidence if lifting is not None else None
-        return occlusion_order([m.amodal for m in masks], [m.visible for m in masks], evidence)
+        return occlusion_order([m.amodal for m in masks], [m.visible for m in masks], evidence,
+                               learned_evidence=pair_evidence(masks))
 
     @staticmethod
     def _records(

@@ -56,6 +56,10 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--prompts", choices=("gt-modal", "gt-amodal"), default="gt-modal")
     p.add_argument("--min-overlap", type=int, default=OrderConfig.min_overlap)
     p.add_argument("--margin", type=float, default=OrderConfig.margin)
+    p.add_argument("--learned-weight", type=float, default=OrderConfig.learned_weight,
+                   help="weight of the order head's score (a checkpoint with an order head)")
+    p.add_argument("--no-order-head", action="store_true",
+                   help="leave a checkpoint's order head out (the figures without it)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=0, help="torch threads on a CPU (0: torch's "
                    "default; 1 on a shared machine)")  # fmt: skip
@@ -78,8 +82,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     groups = group_by_image(result.records)
     if not groups:
         raise ValueError(f"{args.gt} holds no usable instance")
-    config = OrderConfig(min_overlap=args.min_overlap, margin=args.margin)
-    order_config = {"min_overlap": config.min_overlap, "margin": config.margin}
+    config = OrderConfig(min_overlap=args.min_overlap, margin=args.margin,
+                         learned_weight=args.learned_weight)
+    order_config = {"min_overlap": config.min_overlap, "margin": config.margin,
+                    "learned_weight": config.learned_weight}
     if args.noise is not None:
         if args.checkpoint is not None:
             raise ValueError("--noise measures the rule on perturbed GT masks: no --checkpoint")
@@ -95,7 +101,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         raise ValueError(f"--threads must be >= 0, got {args.threads}")
     if args.threads:
         torch.set_num_threads(args.threads)
-    model = build_sameo(args.variant, args.checkpoint, base_checkpoint=args.base_checkpoint)
+    model = build_sameo(args.variant, args.checkpoint, base_checkpoint=args.base_checkpoint,
+                        order_head=False if args.no_order_head else None)
     if not model.has_modal_head:
         raise ValueError(f"{args.checkpoint} has no modal head: visible masks and the "
                          "occlusion order need one (README, 'The model and its checkpoints')")

@@ -19,6 +19,13 @@ an undecided pair counts as wrong. Methods compared on the same predicted masks:
   one of the two heads replaced by the truth (visible := visible ∩ amodal, as the predictor does),
   which tells which head's errors cost the order.
 
+With a network that has the optional order head (`sameo_core/model/order_head.py`), two more:
+
+* `occlusion order + order head`: the rule with the head's scores as learned evidence
+  (`OrderConfig.learned_weight`);
+* `order head alone`: the sign of the head's score s(i, j) on each pair it scored (amodal boxes
+  that overlap); a pair it did not score, or scored 0, is undecided.
+
 Mean IoUs with the GT visible mask: the modal head's visible mask, the predicted amodal mask used
 as the visible mask, and the spill order's visible masks; with the GT amodal mask: the predicted
 amodal mask. Each over occluded (GT occlusion rate > 0), unoccluded and all prompted instances.
@@ -65,6 +72,7 @@ MASK_ROWS = {
     "visible: spill order (old heuristic)": "visible",
     "amodal: amodal head": "amodal",
 }
+LEARNED_METHODS = ("occlusion order + order head", "order head alone")
 SUBSETS = ("occluded", "unoccluded", "all")
 VISIBLE_ROW, AMODAL_ROW = "visible: modal head", "amodal: amodal head"
 BREAKDOWN = (
@@ -204,6 +212,12 @@ def noise_markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _sign_front(scores: dict[tuple[int, int], float], i: int, j: int) -> int | None:
+    """The front one of i < j by the sign of s(i, j) (None: not scored, or 0)."""
+    score = scores.get((i, j), 0.0)
+    return None if score == 0 else (i if score > 0 else j)
+
+
 def spill_front(front_to_back: Sequence[int]) -> Callable[[int, int], int]:
     """The pairwise decision of a total front-to-back order: the earlier one is in front."""
     position = {k: p for p, k in enumerate(front_to_back)}
@@ -226,6 +240,8 @@ class OcclusionTally:
 
     def add_pairs(self, method: str, truth: dict[tuple[int, int], int],
                   decide: Callable[[int, int], int | None]) -> None:  # fmt: skip
+        self.decided.setdefault(method, 0)
+        self.correct.setdefault(method, 0)
         for (i, j), front in truth.items():
             got = decide(i, j)
             self.decided[method] += got is not None
@@ -240,7 +256,7 @@ class OcclusionTally:
             return count / self.pairs if self.pairs else float("nan")
 
         order = {m: {"accuracy": share(self.correct[m]), "decided": share(self.decided[m]),
-                     "correct": self.correct[m]} for m in ORDER_METHODS}  # fmt: skip
+                     "correct": self.correct[m]} for m in self.correct}  # fmt: skip
         masks = {row: {s: {"mIoU": float(np.mean(v)) if v else float("nan"), "count": len(v)}
                        for s, v in subsets.items()}
                  for row, subsets in self.ious.items()}  # fmt: skip
@@ -321,6 +337,12 @@ def evaluate_image(
     mixed = occlusion_order(amodal, [RoiMask.from_full(v & a.paste(*hw))
                                      for v, a in zip(gt_visible, amodal)], config=order_config)
     tally.add_pairs(ORDER_METHODS[4], truth, mixed.front_of)
+    if getattr(predictor, "scores_order", False):
+        learned = prediction.pair_order
+        combined = occlusion_order(amodal, visible, config=order_config,
+                                   learned_evidence=learned)  # fmt: skip
+        tally.add_pairs(LEARNED_METHODS[0], truth, combined.front_of)
+        tally.add_pairs(LEARNED_METHODS[1], truth, lambda i, j: _sign_front(learned, i, j))
     spill_visible = visible_from_order(amodal, spill, hw)
     tally.breakdown += overlap_breakdown([m.paste(*hw) for m in amodal],
                                          [m.paste(*hw) for m in visible], gt_amodal, truth)
@@ -371,6 +393,6 @@ def markdown(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["BREAKDOWN", "ORDER_METHODS", "OcclusionTally", "evaluate_image", "evaluate_occlusion",
-           "gt_front_pairs", "markdown", "noise_markdown", "noise_robustness", "overlap_breakdown",
-           "perturb_mask", "spill_front"]
+__all__ = ["BREAKDOWN", "LEARNED_METHODS", "ORDER_METHODS", "OcclusionTally", "evaluate_image",
+           "evaluate_occlusion", "gt_front_pairs", "markdown", "noise_markdown",
+           "noise_robustness", "overlap_breakdown", "perturb_mask", "spill_front"]

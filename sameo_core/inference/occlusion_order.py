@@ -1,5 +1,5 @@
 """Who occludes whom: a pairwise occlusion order and a front-to-back rank, from masks alone (and,
-optionally, depth evidence per pair).
+optionally, depth evidence and a learned order head's scores per pair).
 
 A pure function of the masks of one frame (`occlusion_order`); README, "Occlusion order".
 
@@ -17,7 +17,9 @@ Depth evidence (optional; what RGB-D adds): a mapping {(i, j): d} with d in [-1,
 when i is in front of j (nearer to the camera in the overlap). Each unordered pair is given at
 most once, in either orientation ((j, i): -d is the same statement). It is combined linearly,
 
-    s(i, j) = mask_weight * s_mask(i, j) + depth_weight * d(i, j)     (d = 0 when not given),
+    s(i, j) = mask_weight * s_mask(i, j) + depth_weight * d(i, j) + learned_weight * l(i, j)
+
+(d = 0, l = 0 when not given),
 
 and the pair is decided when s ≠ 0 and |s| ≥ `margin`: the front object is i if s > 0, else j;
 |s| is the confidence of the decision (`PairOrder.score`). The default margin is 0: any imbalance
@@ -25,6 +27,11 @@ of evidence decides, a pair without any (s = 0) stays undecided; a caller that w
 decisions raises it. Depth evidence counts only for pairs whose amodal masks overlap (no overlap,
 no occlusion); it can decide a pair that the masks leave undecided, or overrule them when it is
 stronger.
+
+Learned evidence (optional; a network with the pairwise order head, `sameo_core/model/
+order_head.py`, `Prediction.pair_order`): a mapping {(i, j): l} of the same form as depth
+evidence, l in [-1, 1] the head's score, positive when i is in front. It is a third linear term
+and, as depth, counts only for pairs whose amodal masks overlap.
 
 Rank. Decided pairs are directed edges front → back. Occlusion can be cyclic (three interlocked
 objects), so the rank is computed on an acyclic subset: edges are accepted from the strongest to
@@ -58,17 +65,20 @@ class OrderConfig:
       so depth evidence of 0.5 or more decides against any mask evidence (|s_mask| <= 1), and
       weaker depth evidence (a diluted overlap, few readings) leaves strong mask evidence in
       charge. With 1 : 1 the modal head's mistakes overruled correct depth evidence on the
-      demo model's RGB-D frames (README, "3D from depth")."""
+      demo model's RGB-D frames (README, "3D from depth").
+    learned_weight: weight of the order head's score (README, "Occlusion order": chosen on a
+      validation set)."""
 
     min_overlap: int = 4
     margin: float = 0.0
     mask_weight: float = 1.0
     depth_weight: float = 2.0
+    learned_weight: float = 1.0
 
     def __post_init__(self) -> None:
         if self.min_overlap < 1:
             raise ValueError(f"min_overlap must be ≥ 1 pixel, got {self.min_overlap}")
-        for name in ("margin", "mask_weight", "depth_weight"):
+        for name in ("margin", "mask_weight", "depth_weight", "learned_weight"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
                 raise ValueError(f"{name} must be finite and ≥ 0, got {value}")
@@ -78,9 +88,10 @@ class OrderConfig:
 class PairOrder:
     """The evidence and the decision for one pair of related objects (first < second).
 
-    overlap: |A_first ∩ A_second| in pixels. mask_score, depth_score (None: not given) and score
-    are oriented as s(first, second): positive means `first` in front. front: the index of the
-    object in front, None when undecided. in_rank: whether the rank honours this decision.
+    overlap: |A_first ∩ A_second| in pixels. mask_score, depth_score and learned_score (None:
+    not given) and score are oriented as s(first, second): positive means `first` in front.
+    front: the index of the object in front, None when undecided. in_rank: whether the rank
+    honours this decision.
     """
 
     first: int
@@ -88,6 +99,7 @@ class PairOrder:
     overlap: int
     mask_score: float
     depth_score: float | None
+    learned_score: float | None
     score: float
     front: int | None
     in_rank: bool
@@ -198,21 +210,23 @@ def mask_evidence(
     return evidence
 
 
-def _oriented_depth(depth: DepthEvidence | None, n: int) -> dict[tuple[int, int], float]:
-    """Depth evidence as {(i, j): d} with i < j, checked."""
+def _oriented(
+    evidence: DepthEvidence | None, n: int, kind: str = "depth"
+) -> dict[tuple[int, int], float]:
+    """Depth or learned evidence as {(i, j): d} with i < j, checked."""
     out: dict[tuple[int, int], float] = {}
-    for key, value in (depth or {}).items():
+    for key, value in (evidence or {}).items():
         if not (isinstance(key, tuple) and len(key) == 2):
-            raise ValueError(f"depth evidence keys are index pairs (i, j), got {key!r}")
+            raise ValueError(f"{kind} evidence keys are index pairs (i, j), got {key!r}")
         i, j = (int(k) for k in key)
         if not (0 <= i < n and 0 <= j < n) or i == j:
-            raise ValueError(f"depth evidence pair {key!r} is not two distinct of {n} objects")
+            raise ValueError(f"{kind} evidence pair {key!r} is not two distinct of {n} objects")
         score = float(value)
         if not (math.isfinite(score) and -1.0 <= score <= 1.0):
-            raise ValueError(f"depth evidence of {key!r} must be finite in [-1, 1]: {value!r}")
+            raise ValueError(f"{kind} evidence of {key!r} must be finite in [-1, 1]: {value!r}")
         pair = (min(i, j), max(i, j))
         if pair in out:
-            raise ValueError(f"depth evidence gives the pair {pair} twice")
+            raise ValueError(f"{kind} evidence gives the pair {pair} twice")
         out[pair] = score if i < j else -score
     return out
 
@@ -252,6 +266,7 @@ def occlusion_order(
     visible: Sequence[RoiMask],
     depth_evidence: DepthEvidence | None = None,
     config: OrderConfig | None = None,
+    learned_evidence: DepthEvidence | None = None,
 ) -> OcclusionOrder:
     """The occlusion order of one frame's objects from their amodal and visible masks.
 
@@ -261,23 +276,27 @@ def occlusion_order(
       depth_evidence: optional {(i, j): d}, d in [-1, 1], positive when i is in front of j;
         combined with the mask score as the module docstring says.
       config: thresholds and weights (`OrderConfig`).
+      learned_evidence: optional {(i, j): l}, l in [-1, 1], the order head's scores
+        (`Prediction.pair_order`), combined in the same way.
     """
     cfg = config or OrderConfig()
     if len(amodal) != len(visible):
         raise ValueError(f"{len(amodal)} amodal masks but {len(visible)} visible masks")
     n = len(amodal)
-    depth = _oriented_depth(depth_evidence, n)
+    depth = _oriented(depth_evidence, n)
+    learned = _oriented(learned_evidence, n, "learned")
     pairs = []
     for (i, j), (overlap, s_mask) in mask_evidence(amodal, visible, cfg.min_overlap).items():
-        d = depth.get((i, j))
-        score = cfg.mask_weight * s_mask + cfg.depth_weight * (d or 0.0)
+        d, g = depth.get((i, j)), learned.get((i, j))
+        score = (cfg.mask_weight * s_mask + cfg.depth_weight * (d or 0.0)
+                 + cfg.learned_weight * (g or 0.0))  # fmt: skip
         front = None if abs(score) < cfg.margin or score == 0 else (i if score > 0 else j)
-        pairs.append((i, j, overlap, s_mask, d, score, front))
+        pairs.append((i, j, overlap, s_mask, d, g, score, front))
     # Cycle breaking: strongest decisions first; one closing a cycle stays out of the rank.
     edges: dict[int, set[int]] = {k: set() for k in range(n)}
     in_rank = set()
-    decided = sorted((p for p in pairs if p[6] is not None),
-                     key=lambda p: (-abs(p[5]), -p[2], p[0], p[1]))
+    decided = sorted((p for p in pairs if p[7] is not None),
+                     key=lambda p: (-abs(p[6]), -p[2], p[0], p[1]))
     for i, j, *_, front in decided:
         back = j if front == i else i
         if not _reaches(edges, back, front):

@@ -6,6 +6,12 @@ head leaves outside the object: it is dropped, visible := modal ∩ amodal (and 
 `InstancePrediction.visible_outside_amodal`). The amodal mask stays exactly SAMEO's output, the
 visible mask is a subset of it as in every annotated amodal dataset (the readers clamp the same
 way, `sameo_core/data/validate.py`), and visible and hidden part split the amodal mask exactly.
+
+With a network that also has the optional pairwise order head (`Sameo.has_order_head`), the
+same call scores the pairs of masks whose amodal boxes overlap, on the device, from the chosen
+low-resolution logits of both heads (`sameo_core/model/order_head.py`): at most
+MAX_ORDER_PAIRS pairs per call, those with the largest box intersections; one more host sync.
+The scores are `Prediction.pair_order`, the learned evidence of `occlusion_order`.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ from __future__ import annotations
 import copy
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
@@ -24,7 +30,7 @@ from sameo_core.model import Sameo
 from sameo_core.model.sameo import Head
 
 from .batched_postprocess import COLUMN, batched_masks, choose_outputs
-from .host_syncs import copy_to_device
+from .host_syncs import copy_to_device, copy_to_host
 from .postprocess import upsample_mask_roi
 from .stage_times import StageClock, StageTimes
 
@@ -35,6 +41,9 @@ PostprocessPath = Literal["auto", "batched", "roi"]
 MAX_IMAGE_PIXELS = 7680 * 4320  # 8K UHD, 33 Mpx per image
 MAX_IMAGES = 16  # images encoded together by `set_images`
 MAX_BOXES = 2048  # prompts per `predict`
+# Pairs the order head scores per `predict` (each costs two 16 x 16 pooled patches and the head's
+# ~15 k-parameter net twice); beyond it, the pairs with the largest amodal-box intersections.
+MAX_ORDER_PAIRS = 4096
 # chunk_size="auto": boxes per decoder call. On a CPU chunks of 2-4 are fastest (BENCHMARKS.md,
 # "Model inference"); on CUDA every box in one call, up to MAX_CUDA_CHUNK (decoder activations
 # grow linearly with the boxes of a call).
@@ -66,6 +75,8 @@ class PredictorConfig:
       on CUDA and "roi" on a CPU, where it is measured faster. Both give the official masks.
     postprocess_budget_mib: memory bound of the batched pass: boxes are post-processed in
       groups whose working set stays within it (at least one box per group).
+    order_head: score mask pairs with the network's order head when it has one (and the modal
+      head runs); False skips it.
     """
 
     mask_threshold: float = 0.0
@@ -75,6 +86,7 @@ class PredictorConfig:
     modal: bool = True
     postprocess: PostprocessPath = "auto"
     postprocess_budget_mib: int = 1024
+    order_head: bool = True
 
     def __post_init__(self) -> None:
         if not math.isfinite(self.mask_threshold):
@@ -127,6 +139,8 @@ class InstancePrediction:
     visible_iou: the raw predicted IoU of the modal head's chosen output.
     visible_fraction: |visible| / |amodal| (NaN for an empty amodal mask).
     visible_outside_amodal: modal-head pixels dropped because the amodal mask lacks them.
+    pair_order: with the order head, {other mask's prompt index: s(this, other)} of the pairs it
+      scored (antisymmetric: the other mask holds -s); empty without one.
     """
 
     index: int
@@ -140,6 +154,7 @@ class InstancePrediction:
     visible_iou: float | None = None
     visible_fraction: float | None = None
     visible_outside_amodal: int = 0
+    pair_order: dict[int, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -164,6 +179,26 @@ class Prediction:
     @property
     def has_visible(self) -> bool:
         return "modal" in self.heads
+
+    @property
+    def pair_order(self) -> dict[tuple[int, int], float]:
+        """The order head's scores as learned evidence for `occlusion_order` on `masks`:
+        {(i, j): s} with i < j positions in `masks` (empty without an order head)."""
+        return pair_evidence(self.masks)
+
+
+def pair_evidence(masks: list[InstancePrediction]) -> dict[tuple[int, int], float]:
+    """{(i, j): s(i, j)}, i < j positions in `masks`, of the order-head scores the masks carry
+    (`InstancePrediction.pair_order`, keyed by prompt index); pairs with a mask not in the list
+    are left out. The learned evidence of `occlusion_order` for these masks."""
+    position = {m.index: k for k, m in enumerate(masks)}
+    evidence = {}
+    for i, mask in enumerate(masks):
+        for other, score in mask.pair_order.items():
+            j = position.get(other)
+            if j is not None and i < j:
+                evidence[(i, j)] = score
+    return evidence
 
 
 def _check_image(image: np.ndarray | torch.Tensor) -> None:
@@ -234,6 +269,8 @@ class AmodalPredictor:
         self.heads: tuple[Head, ...] = ("amodal",)
         if self.model.has_modal_head and self.config.modal:
             self.heads = ("amodal", "modal")
+        self.scores_order = (self.model.has_order_head and self.config.order_head
+                             and "modal" in self.heads)  # fmt: skip
 
     @property
     def has_modal_head(self) -> bool:
@@ -471,6 +508,8 @@ class AmodalPredictor:
         crops = batched_masks(logits, ious, image_size, self.config.mask_threshold, budget,
                               clock)  # fmt: skip
         table = crops.table
+        boxes_of_masks = table[:, COLUMN["amodal_x0"] : COLUMN["amodal_y1"] + 1]
+        order = self._pair_order(logits, boxes_of_masks, image_size, keep, clock)
         results = []
         for row, index in enumerate(keep):
             values = table[row]
@@ -491,7 +530,7 @@ class AmodalPredictor:
                 index=index, amodal=crops.amodal[row], iou=iou, score=front * iou,
                 prompt_box=boxes[index].astype(np.float32),
                 box=values[COLUMN["amodal_x0"] : COLUMN["amodal_y1"] + 1].astype(np.float32),
-                **visible,
+                **visible, pair_order=order[row],
             ))
         clock.mark("postprocess", host=True)
         return results
@@ -502,10 +541,12 @@ class AmodalPredictor:
         labels: torch.Tensor, clock: StageClock,
     ) -> list[InstancePrediction]:
         """Decoder calls in chunks, each followed by the ROI-only upsampling box by box."""
-        results = []
+        results, kept_logits = [], []
         for chunk in self._chunks(len(keep)):
             heads = self._decode(embedding, corners[:, chunk], labels[:, chunk], image_size,
                                  clock)  # fmt: skip
+            if self.scores_order:
+                kept_logits.append(torch.stack([head[0] for head in heads]))
             (logits, ious), modal = heads[0], heads[1] if len(heads) > 1 else None
             for row, index in enumerate(keep[chunk]):
                 amodal = self._upsample(logits[row], image_size)
@@ -520,7 +561,47 @@ class AmodalPredictor:
                 ))
             clock.mark("postprocess")
         clock.resume()
+        if self.scores_order:
+            order = self._pair_order(torch.cat(kept_logits, dim=1),
+                                     np.stack([r.box for r in results]), image_size, keep, clock)
+            results = [replace(r, pair_order=scores) for r, scores in zip(results, order)]
         return results
+
+    def _pair_order(
+        self, logits: torch.Tensor, boxes: np.ndarray, image_size: tuple[int, int],
+        keep: list[int], clock: StageClock,
+    ) -> list[dict[int, float]]:
+        """Per mask, {other's prompt index: s(this, other)} of the order head (empty dicts
+        without one): logits [K, n, h, w] chosen of both heads, amodal boxes [n, 4] of the
+        masks in image pixels (host). Pairs: amodal boxes that overlap, at most MAX_ORDER_PAIRS
+        (largest intersections first); one host sync for the scores."""
+        out: list[dict[int, float]] = [{} for _ in keep]
+        if not self.scores_order or len(keep) < 2:
+            return out
+        b = np.asarray(boxes, np.float64)
+        first, second = np.triu_indices(len(b), 1)
+        inter = (np.clip(np.minimum(b[first, 2], b[second, 2])
+                         - np.maximum(b[first, 0], b[second, 0]), 0, None)
+                 * np.clip(np.minimum(b[first, 3], b[second, 3])
+                           - np.maximum(b[first, 1], b[second, 1]), 0, None))  # fmt: skip
+        chosen = np.flatnonzero(inter > 0)
+        if len(chosen) > MAX_ORDER_PAIRS:
+            chosen = chosen[np.argsort(-inter[chosen], kind="stable")[:MAX_ORDER_PAIRS]]
+        if not len(chosen):
+            return out
+        pairs = np.stack([first[chosen], second[chosen]], axis=1)
+        host = np.concatenate([pairs.reshape(-1), b.reshape(-1)]).astype(np.float32)
+        packed = copy_to_device(host, logits.device)
+        pairs_t = packed[: 2 * len(pairs)].view(-1, 2).to(torch.int64)
+        boxes_t = packed[2 * len(pairs) :].view(-1, 4)
+        scores = self.model.order_head(logits[0], logits[1], boxes_t, image_size, pairs_t)
+        clock.mark("postprocess")
+        values = copy_to_host(scores, clock)
+        clock.resume()
+        for (i, j), score in zip(pairs.tolist(), values.tolist()):
+            out[i][keep[j]] = score
+            out[j][keep[i]] = -score
+        return out
 
     def _upsample(self, logits: torch.Tensor, image_size: tuple[int, int]) -> RoiMask:
         return RoiMask(*upsample_mask_roi(logits, image_size, self.config.mask_threshold))

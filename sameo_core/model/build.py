@@ -9,12 +9,14 @@ from .checkpoint import (
     CheckpointError,
     compose_state,
     config_of,
+    has_order_head,
     read_checkpoint,
     state_problems,
 )
 from .config import SameoConfig, get_config
 from .image_encoder import ImageEncoderViT
 from .mask_decoder import MaskDecoder
+from .order_head import ORDER_PREFIX, OrderHead
 from .prompt_encoder import PromptEncoder
 from .sameo import Sameo
 from .transformer import TwoWayTransformer
@@ -33,7 +35,7 @@ def build_mask_decoder(config: SameoConfig) -> MaskDecoder:
     )
 
 
-def _build(config: SameoConfig, modal_head: bool = False) -> Sameo:
+def _build(config: SameoConfig, modal_head: bool = False, order_head: bool = False) -> Sameo:
     encoder = ImageEncoderViT(
         img_size=config.img_size, patch_size=config.patch_size, embed_dim=config.encoder_dim,
         depth=config.encoder_depth, num_heads=config.encoder_heads, mlp_ratio=config.mlp_ratio,
@@ -41,7 +43,8 @@ def _build(config: SameoConfig, modal_head: bool = False) -> Sameo:
     )
     prompt_encoder = PromptEncoder(config.embed_dim, config.grid_size, config.img_size)
     modal = build_mask_decoder(config) if modal_head else None
-    return Sameo(encoder, prompt_encoder, build_mask_decoder(config), config, modal)
+    order = OrderHead() if order_head else None
+    return Sameo(encoder, prompt_encoder, build_mask_decoder(config), config, modal, order)
 
 
 def build_sameo(
@@ -51,6 +54,7 @@ def build_sameo(
     config: SameoConfig | None = None,
     base_checkpoint: str | Path | None = None,
     modal_head: bool | None = None,
+    order_head: bool | None = None,
 ) -> Sameo:
     """Build a SAMEO network in eval mode, optionally loading weights.
 
@@ -66,6 +70,8 @@ def build_sameo(
       modal_head: None builds the modal head when the weights provide one; True requires it
         (CheckpointError saying why there is none; without any weights, a randomly initialised
         one as the rest of the network); False leaves it out.
+      order_head: the same for the optional pairwise order head (`order_head.*` weights; it
+        needs the modal head, and is left out with it).
     Every file is loaded strictly: errors name each missing, unexpected and mis-shaped key.
     """
     if variant is not None and config is not None:
@@ -79,19 +85,27 @@ def build_sameo(
     if config is None and base is not None:
         config = config_of(*base, base_checkpoint)
     config = config or get_config("vitt")
+    if order_head and modal_head is False:
+        raise ValueError("an order head needs the modal head: order_head=True with "
+                         "modal_head=False")  # fmt: skip
     if main is None and base is None:
-        return _build(config, bool(modal_head)).eval()
+        return _build(config, bool(modal_head or order_head), bool(order_head)).eval()
     state, source = compose_state(main[0] if main else None, base[0] if base else None)
     if modal_head and source not in ("checkpoint", "base"):
         raise CheckpointError(f"no modal head: {source}")
     with_modal = source in ("checkpoint", "base") and modal_head is not False
+    if order_head and not has_order_head(state):
+        raise CheckpointError("no order head: the weights hold no order_head.* keys")
+    with_order = with_modal and has_order_head(state) and order_head is not False
+    dropped = tuple(prefix for prefix, keep in ((MODAL_PREFIX, with_modal),
+                                                (ORDER_PREFIX, with_order)) if not keep)
 
     def kept(weights: dict) -> dict:
-        return weights if with_modal else {
-            k: v for k, v in weights.items() if not k.startswith(MODAL_PREFIX)}
+        return {k: v for k, v in weights.items() if not k.startswith(dropped)} if dropped \
+            else weights
 
     state = kept(state)
-    model = _build(config, with_modal)
+    model = _build(config, with_modal, with_order)
     expected = model.state_dict()
     problems = []
     if base is not None:

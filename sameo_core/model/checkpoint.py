@@ -20,6 +20,11 @@ is refused. A network is built with a modal head when the weights provide one (`
     EfficientSAM file keeps EfficientSAM's decoder, a modal box-prompt decoder, as the modal
     head — provided the checkpoint leaves the image and prompt encoders as in the base (absent
     or equal), since that decoder was trained on the base's embeddings.
+
+The optional pairwise order head (`order_head.py`) is stored under `order_head.*` and listed as
+"order" in `sameo.heads`; it needs a modal head. A file has it exactly when it holds those keys
+(a list that disagrees with the keys is refused, as for the modal head); files without it,
+official EfficientSAM files included, load and run exactly as before.
 """
 
 from __future__ import annotations
@@ -34,15 +39,18 @@ from torch import nn
 
 from ..files import atomic_write
 from .config import SAMEO_CONFIGS, SameoConfig
+from .order_head import ORDER_PREFIX
 
-# 1: weights + config; 2: an optional modal head (`modal_decoder.*`) and `heads` in the metadata.
+# 1: weights + config; 2: an optional modal head (`modal_decoder.*`) and `heads` in the metadata,
+# and the optional order head (`order_head.*`, "order" in `heads`).
 FORMAT_VERSION = 2
 AMODAL_PREFIX, MODAL_PREFIX = "mask_decoder.", "modal_decoder."
 # What the decoder of a base must leave untouched to stay a valid modal head over its embeddings.
 _EMBEDDING_PREFIXES = ("image_encoder.", "prompt_encoder.")
 # SAMEO training files name sub-modules; map them to our state-dict prefixes.
 _PART_PREFIXES = {"encoder": "image_encoder.", "decoder": AMODAL_PREFIX,
-                  "prompt_encoder": "prompt_encoder.", "modal_decoder": MODAL_PREFIX}
+                  "prompt_encoder": "prompt_encoder.", "modal_decoder": MODAL_PREFIX,
+                  "order_head": ORDER_PREFIX}
 
 
 class CheckpointError(ValueError):
@@ -110,17 +118,27 @@ def has_modal_head(state: dict[str, torch.Tensor]) -> bool:
     return any(key.startswith(MODAL_PREFIX) for key in state)
 
 
+def has_order_head(state: dict[str, torch.Tensor]) -> bool:
+    return any(key.startswith(ORDER_PREFIX) for key in state)
+
+
 def _check_heads(state: dict[str, torch.Tensor], meta: dict[str, Any], path: Path) -> None:
     heads = meta.get("heads")
-    if heads is None:
-        return
-    if not isinstance(heads, list) or not set(heads) <= {"amodal", "modal"}:
-        raise CheckpointError(f"{path}: metadata 'heads' must list 'amodal'/'modal': {heads!r}")
-    if ("modal" in heads) != has_modal_head(state):
-        found = "has" if has_modal_head(state) else "has no"
-        raise CheckpointError(
-            f"{path}: its metadata lists heads {heads} but it {found} {MODAL_PREFIX}* weights"
-        )
+    if heads is not None:
+        if not isinstance(heads, list) or not set(heads) <= {"amodal", "modal", "order"}:
+            raise CheckpointError(
+                f"{path}: metadata 'heads' must list 'amodal'/'modal'/'order': {heads!r}")
+        for head, prefix, present in (("modal", MODAL_PREFIX, has_modal_head(state)),
+                                      ("order", ORDER_PREFIX, has_order_head(state))):
+            if (head in heads) != present:
+                found = "has" if present else "has no"
+                raise CheckpointError(
+                    f"{path}: its metadata lists heads {heads} but it {found} {prefix}* weights")
+    if has_order_head(state) and not has_modal_head(state) and any(
+        k.startswith(AMODAL_PREFIX) for k in state
+    ):
+        raise CheckpointError(f"{path}: it holds {ORDER_PREFIX}* weights but no modal head "
+                              f"({MODAL_PREFIX}*), whose masks the order head reads")
 
 
 def _variant_of_width(width: int) -> str | None:
@@ -185,6 +203,8 @@ def state_problems(
         hint = ""
         if all(k.startswith(MODAL_PREFIX) for k in unexpected):
             hint = " (a modal head the network was built without)"
+        if all(k.startswith(ORDER_PREFIX) for k in unexpected):
+            hint = " (an order head the network was built without)"
         problems.append(f"unexpected keys ({len(unexpected)}){hint}: {unexpected[:10]}")
     if missing and not partial_ok:
         hint = ""
@@ -192,6 +212,8 @@ def state_problems(
             hint = " (decoder-only file: pass a base checkpoint)"
         if all(k.startswith(MODAL_PREFIX) for k in missing):
             hint = " (the network has a modal head, the file has none)"
+        if all(k.startswith(ORDER_PREFIX) for k in missing):
+            hint = " (the network has an order head, the file has none)"
         problems.append(f"missing keys ({len(missing)}){hint}: {missing[:10]}")
     return problems
 
@@ -263,9 +285,11 @@ def atomic_save(obj: Any, path: str | Path) -> None:
 
 def checkpoint_metadata(
     config: SameoConfig, step: int | None = None, variant: str | None = None,
-    modal_head: bool = False, **extra: Any,
+    modal_head: bool = False, order_head: bool = False, **extra: Any,
 ) -> dict[str, Any]:
     heads = ["amodal", "modal"] if modal_head else ["amodal"]
+    if order_head:
+        heads.append("order")
     return {"format_version": FORMAT_VERSION, "config": config.to_dict(), "variant": variant,
             "step": step, "heads": heads, **extra}
 
@@ -276,5 +300,6 @@ def save_checkpoint(
 ) -> None:
     """Write `{"model": state_dict, "sameo": metadata, **extra}` atomically."""
     meta = checkpoint_metadata(model.config, step=step, variant=variant,
-                               modal_head=model.has_modal_head)  # fmt: skip
+                               modal_head=model.has_modal_head,
+                               order_head=getattr(model, "has_order_head", False))  # fmt: skip
     atomic_save({"model": model.state_dict(), "sameo": meta, **(extra or {})}, path)

@@ -6,6 +6,10 @@ second decoder of the same architecture, the modal head (`modal_decoder`): it tu
 prompts on the same image embedding into *visible* masks. EfficientSAM's own decoder is such a
 modal box-prompt decoder, and SAMEO's amodal decoder is a fine-tuned copy of it, so both heads
 share the encoder and the prompt encoder (README, "The model and its checkpoints").
+
+A network with a modal head may also carry the optional pairwise order head (`order_head`,
+`order_head.py`): a small net over both heads' low-resolution outputs of two objects that scores
+which one is in front, trained on top of the frozen network.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from torch import nn
 from .config import SameoConfig
 from .image_encoder import ImageEncoderViT
 from .mask_decoder import MaskDecoder
+from .order_head import OrderHead
 from .prompt_encoder import (
     LABEL_BOX_BOTTOM_RIGHT,
     LABEL_BOX_TOP_LEFT,
@@ -41,7 +46,7 @@ class Sameo(nn.Module):
     def __init__(
         self, image_encoder: ImageEncoderViT, prompt_encoder: PromptEncoder,
         mask_decoder: MaskDecoder, config: SameoConfig,
-        modal_decoder: MaskDecoder | None = None,
+        modal_decoder: MaskDecoder | None = None, order_head: OrderHead | None = None,
     ) -> None:
         super().__init__()
         self.image_encoder = image_encoder
@@ -50,6 +55,9 @@ class Sameo(nn.Module):
         # None is a plain attribute, not a sub-module: a network without a modal head has
         # exactly the official state-dict keys.
         self.modal_decoder: MaskDecoder | None = modal_decoder
+        if order_head is not None and modal_decoder is None:
+            raise ValueError("an order head reads the modal head's masks: it needs a modal head")
+        self.order_head: OrderHead | None = order_head  # None: no `order_head.*` keys
         self.config = config
         self.register_buffer("pixel_mean", torch.tensor(PIXEL_MEAN).view(1, 3, 1, 1), False)
         self.register_buffer("pixel_std", torch.tensor(PIXEL_STD).view(1, 3, 1, 1), False)
@@ -58,6 +66,11 @@ class Sameo(nn.Module):
     def has_modal_head(self) -> bool:
         """Whether the network has a modal (visible-mask) decoder."""
         return self.modal_decoder is not None
+
+    @property
+    def has_order_head(self) -> bool:
+        """Whether the network has the optional pairwise order head."""
+        return self.order_head is not None
 
     def decoder(self, head: Head = "amodal") -> MaskDecoder:
         """The mask decoder of a head: "amodal" (`mask_decoder`) or "modal" (`modal_decoder`)."""

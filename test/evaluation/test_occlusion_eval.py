@@ -20,6 +20,7 @@ from sameo_core.data.records import group_by_image
 from sameo_core.data.registry import read_dataset
 from sameo_core.evaluation.occlusion import (
     BREAKDOWN,
+    LEARNED_METHODS,
     ORDER_METHODS,
     evaluate_occlusion,
     gt_front_pairs,
@@ -122,6 +123,20 @@ def test_a_network_without_modal_head_is_refused(groups):
         evaluate_occlusion(AmodalPredictor(build_sameo("test")), groups)
     with pytest.raises(ValueError, match="gt-modal or gt-amodal"):
         evaluate_occlusion(PerfectPredictor(groups), groups, "detections")
+
+
+def test_a_network_with_an_order_head_adds_its_two_rows(groups):
+    torch.manual_seed(0)
+    model = build_sameo("test", order_head=True)
+    summary = evaluate_occlusion(AmodalPredictor(model), groups, "gt-amodal")
+    assert set(summary["order"]) == set(ORDER_METHODS) | set(LEARNED_METHODS)
+    for method in LEARNED_METHODS:
+        row = summary["order"][method]
+        assert 0 <= row["accuracy"] <= row["decided"] <= 1
+    # the head alone decides the pairs it scored, with the masks the pairs they relate
+    assert summary["order"][LEARNED_METHODS[1]]["decided"] > 0
+    without = evaluate_occlusion(AmodalPredictor(build_sameo("test", modal_head=True)), groups)
+    assert set(without["order"]) == set(ORDER_METHODS)
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:
