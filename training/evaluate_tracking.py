@@ -54,6 +54,8 @@ from sameo_core.model import build_sameo
 from sameo_core.tools import cli
 from sameo_core.tracking import TrackerConfig
 
+TUNABLE = ("visible_threshold", "hidden_cover", "min_completeness", "shape_rate",
+           "min_affinity", "position_noise", "acceleration_noise")
 MAX_NOISE = 16  # px: perturb_mask's disk of radius K costs O(K^2) per pixel
 
 
@@ -74,6 +76,9 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--motion", choices=("constant_velocity", "static"),
                    default=TrackerConfig.motion)
     p.add_argument("--relearn-after", type=int, default=TrackerConfig.relearn_after)
+    for name in TUNABLE:  # TrackerConfig's thresholds (its docstring), validated by it
+        p.add_argument("--" + name.replace("_", "-"), type=float,
+                       default=getattr(TrackerConfig, name))
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, help="torch threads (default: torch's)")
     p.add_argument("--json", type=Path, help="write the summary here")
@@ -104,7 +109,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         predictor = AmodalPredictor(model, device=torch.device(args.device))
     detector = DetectorConfig(miss_probability=args.miss_probability, ids=args.detector_ids)
     tracker = TrackerConfig(hidden_timeout=args.hidden_timeout, motion=args.motion,
-                            relearn_after=args.relearn_after)
+                            relearn_after=args.relearn_after,
+                            **{name: getattr(args, name) for name in TUNABLE})
     if args.noise is not None:
         return _noise_curve(args, videos, predictor, detector, tracker)
     runs = [run_video(video, predictor, detector, tracker, seed=args.seed + i)

@@ -316,6 +316,7 @@ def score_method(runs: Iterable[VideoRun], method: str,
                         "outcome": ("same_id" if after == hidden_id else
                                     "unmatched" if after is False else "other_id"),
                         "carried_to_end": last[0] == hidden_id,
+                        "iou_own_id_last_hidden": last[1].get(hidden_id),
                         "iou_own_id_after": back.get(hidden_id),
                         "iou_best_after": max(back.values(), default=0.0)})
     combined = {name: _combine(metric, per_video[name])
@@ -344,8 +345,9 @@ def score_method(runs: Iterable[VideoRun], method: str,
         "reappear_by_duration": bins,
         # every full-occlusion event: outcome "same_id", "other_id" (matched to another id) or
         # "unmatched" (no output at IoU >= 0.5 in the window); carried_to_end: its id matched
-        # in the spell's last frame; IoU with the GT in the first frame after the spell of the
-        # output with its id (None: not reported) and of the best output
+        # in the spell's last frame; IoU with the GT of the output with its id in the spell's
+        # last frame and in the first frame after it (None: not reported), and of the best
+        # output in the first frame after it
         "reappear_detail": details,
     }
 
@@ -429,9 +431,10 @@ def reappear_breakdown(detail: Sequence[dict[str, Any]], videos: Sequence[VideoR
     """Where re-appearance fails: the full-occlusion events up to 3 s (`score_method`'s
     `reappear_detail`) grouped by what the ground truth shows in the first frame after the
     spell — static or moving object, touching the image border, smaller or larger half by
-    amodal area (split at the events' median), visible share under 0.5 — each group's events and
-    same-id share; and the failed events by cause: the track's id was lost while the object was
-    hidden (not matched in the spell's last frame), or it was carried to the end but in the first
+    amodal area (split at the events' median) — and by the spell's length, each group's events
+    and same-id share; and the failed events by cause: the track's id was lost while the object
+    was hidden (not matched in the spell's last frame: not reported there, or reported with a
+    mask of IoU < 0.5 — carried off or misshapen), or it was carried to the end but in the first
     frame after the spell it was not reported, or reported with a mask of IoU < 0.5."""
     frames = {(v.video_id, f.frame_index): f for v in videos for f in v.frames}
     fps = {v.video_id: v.fps for v in videos}
@@ -445,8 +448,7 @@ def reappear_breakdown(detail: Sequence[dict[str, Any]], videos: Sequence[VideoR
         area = int(np.count_nonzero(amodal))
         border = bool(amodal[0].any() or amodal[-1].any() or amodal[:, 0].any()
                       or amodal[:, -1].any())  # fmt: skip
-        share = np.count_nonzero(gt.visible_mask) / area if area else 0.0
-        rows.append((e, area, border, share))
+        rows.append((e, area, border, e["hidden_frames"] / fps[e["video_id"]]))
     if not rows:
         return {"events": 0, "groups": {}, "failed": {}}
     median = float(np.median([r[1] for r in rows]))
@@ -457,8 +459,7 @@ def reappear_breakdown(detail: Sequence[dict[str, Any]], videos: Sequence[VideoR
         "inside the image": [not r[2] for r in rows],
         f"smaller half (< {median:.0f} px)": [r[1] < median for r in rows],
         f"larger half (≥ {median:.0f} px)": [r[1] >= median for r in rows],
-        "visible share < 0.5 on return": [r[3] < 0.5 for r in rows],
-        "visible share ≥ 0.5 on return": [r[3] >= 0.5 for r in rows],
+        "hidden ≤ 1 s": [r[3] <= 1.0 for r in rows], "hidden > 1 s": [r[3] > 1.0 for r in rows],
     }
     ok = [r[0]["outcome"] == "same_id" for r in rows]
     out_groups = {}
@@ -467,8 +468,12 @@ def reappear_breakdown(detail: Sequence[dict[str, Any]], videos: Sequence[VideoR
         out_groups[name] = {"events": len(chosen), "failed": len(chosen) - sum(chosen),
                             "same_id": sum(chosen) / len(chosen) if chosen else None}
     failed = [r[0] for r, good in zip(rows, ok) if not good]
+    lost = [e for e in failed if not e["carried_to_end"]]
     causes = {
-        "lost while hidden": sum(not e["carried_to_end"] for e in failed),
+        "lost while hidden: not reported": sum(
+            e.get("iou_own_id_last_hidden") is None for e in lost),
+        "lost while hidden: reported with IoU < 0.5": sum(
+            e.get("iou_own_id_last_hidden") is not None for e in lost),
         "carried, not reported on return": sum(
             e["carried_to_end"] and e["iou_own_id_after"] is None for e in failed),
         "carried, reported with IoU < 0.5 on return": sum(

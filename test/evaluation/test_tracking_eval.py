@@ -85,12 +85,12 @@ def test_new_id_after_each_hidden_spell_is_counted(videos):
     failed = round(events * (1 - score["reappear_same_id"]))
     assert events == score["reappear_events"] and returned["groups"]["all"]["failed"] == failed
     assert returned["failed"]["carried, not reported on return"] == failed >= 1
-    assert returned["failed"]["lost while hidden"] == 0
+    assert returned["failed"]["lost while hidden: not reported"] == 0
     lost = reappear_breakdown(dropped["reappear_detail"], [video])
-    assert lost["failed"]["lost while hidden"] == events
+    assert lost["failed"]["lost while hidden: not reported"] == events
     groups = lost["groups"]
     assert groups["static"]["events"] + groups["moving"]["events"] == events
-    assert "| lost while hidden | " in breakdown_markdown(lost)
+    assert "| lost while hidden: not reported | " in breakdown_markdown(lost)
     perfect = score_method([oracle_run(video)], "tracker")
     assert sum(reappear_breakdown(perfect["reappear_detail"], [video])["failed"].values()) == 0
 
@@ -214,7 +214,8 @@ def test_commands_refuse_bad_input(tmp_path):
         evaluate_tracking.run(args)
     for bad, message in ((["--noise", "1"], "use it with --masks gt"),
                          (["--masks", "gt", "--noise", "0", "-1"], "must be in 0..16"),
-                         (["--masks", "gt", "--noise", "17"], "must be in 0..16")):
+                         (["--masks", "gt", "--noise", "17"], "must be in 0..16"),
+                         (["--masks", "gt", "--min-completeness", "0"], "min_completeness")):
         args = evaluate_tracking.get_args_parser().parse_args(["--gt", str(path), *bad])
         with pytest.raises(ValueError, match=message):
             evaluate_tracking.run(args)
