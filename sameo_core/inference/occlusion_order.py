@@ -17,9 +17,7 @@ Depth evidence (optional; what RGB-D adds): a mapping {(i, j): d} with d in [-1,
 when i is in front of j (nearer to the camera in the overlap). Each unordered pair is given at
 most once, in either orientation ((j, i): -d is the same statement). It is combined linearly,
 
-    s(i, j) = mask_weight * s_mask(i, j) + depth_weight * d(i, j) + learned_weight * l(i, j)
-
-(d = 0, l = 0 when not given),
+    s(i, j) = mask_weight * s_mask(i, j) + depth_weight * d(i, j)     (d = 0 when not given),
 
 and the pair is decided when s ≠ 0 and |s| ≥ `margin`: the front object is i if s > 0, else j;
 |s| is the confidence of the decision (`PairOrder.score`). The default margin is 0: any imbalance
@@ -30,8 +28,16 @@ stronger.
 
 Learned evidence (optional; a network with the pairwise order head, `sameo_core/model/
 order_head.py`, `Prediction.pair_order`): a mapping {(i, j): l} of the same form as depth
-evidence, l in [-1, 1] the head's score, positive when i is in front. It is a third linear term
-and, as depth, counts only for pairs whose amodal masks overlap.
+evidence, l in [-1, 1] the head's score, positive when i is in front. It is a linear term
+and, as depth, counts only for pairs whose amodal masks overlap; it takes the place of depth
+evidence where a pair has none:
+
+    s(i, j) = mask_weight * s_mask(i, j) + learned_weight * l(i, j)    (no depth for the pair).
+
+The head predicts from the image what a depth reading measures (who is nearer in the overlap),
+so where there is a reading the measurement decides with the masks as without a head; with both
+terms, a head trained on synthetic shapes outvoted correct depth evidence on the RGB-D frames of
+the node's tests (README, "Occlusion order").
 
 Rank. Decided pairs are directed edges front → back. Occlusion can be cyclic (three interlocked
 objects), so the rank is computed on an acyclic subset: edges are accepted from the strongest to
@@ -66,14 +72,15 @@ class OrderConfig:
       weaker depth evidence (a diluted overlap, few readings) leaves strong mask evidence in
       charge. With 1 : 1 the modal head's mistakes overruled correct depth evidence on the
       demo model's RGB-D frames (README, "3D from depth").
-    learned_weight: weight of the order head's score (README, "Occlusion order": chosen on a
-      validation set)."""
+    learned_weight: weight of the order head's score, used where a pair has no depth evidence.
+      2, as depth: a score of 0.5 or more decides against any mask evidence. On the validation set of BENCHMARKS.md ("Occlusion
+      order on the model's own masks") 1 ordered fewer pairs than 2, and 4 or 8 no more."""
 
     min_overlap: int = 4
     margin: float = 0.0
     mask_weight: float = 1.0
     depth_weight: float = 2.0
-    learned_weight: float = 1.0
+    learned_weight: float = 2.0
 
     def __post_init__(self) -> None:
         if self.min_overlap < 1:
@@ -288,8 +295,8 @@ def occlusion_order(
     pairs = []
     for (i, j), (overlap, s_mask) in mask_evidence(amodal, visible, cfg.min_overlap).items():
         d, g = depth.get((i, j)), learned.get((i, j))
-        score = (cfg.mask_weight * s_mask + cfg.depth_weight * (d or 0.0)
-                 + cfg.learned_weight * (g or 0.0))  # fmt: skip
+        extra = cfg.depth_weight * d if d is not None else cfg.learned_weight * (g or 0.0)
+        score = cfg.mask_weight * s_mask + extra
         front = None if abs(score) < cfg.margin or score == 0 else (i if score > 0 else j)
         pairs.append((i, j, overlap, s_mask, d, g, score, front))
     # Cycle breaking: strongest decisions first; one closing a cycle stays out of the rank.

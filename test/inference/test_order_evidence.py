@@ -119,8 +119,14 @@ def test_learned_evidence_is_a_third_linear_term_of_related_pairs():
     assert strong.front_of(0, 1) == 1 and strong.occluded_by[0] == (1,)
     assert strong.front_of(0, 2) is None  # no amodal overlap, no occlusion
     alone = occlusion_order(amodal, visible, learned_evidence=learned,
-                            config=OrderConfig(mask_weight=0.0))  # fmt: skip
+                            config=OrderConfig(mask_weight=0.0, learned_weight=1.0))  # fmt: skip
     assert alone.pairs[0].score == pytest.approx(-0.8)
+    # a depth reading takes the head's place: the measurement decides with the masks
+    measured = occlusion_order(amodal, visible, {(0, 1): 0.3}, learned_evidence=learned,
+                               config=OrderConfig(learned_weight=8.0))  # fmt: skip
+    (pair,) = measured.pairs
+    assert pair.learned_score == pytest.approx(-0.8) and pair.depth_score == 0.3
+    assert pair.score == pytest.approx(1.0 + 2 * 0.3) and measured.front_of(0, 1) == 0
 
 
 @pytest.mark.parametrize("evidence, match", [

@@ -35,9 +35,10 @@ def _mean_iou(model, head: str = "amodal", seed: int = 123, scenes: int = 8) -> 
 def test_demo_checkpoint_is_small_labelled_and_loads():
     assert DEMO.stat().st_size < 6_000_000  # two float16 decoders and the encoder
     meta = torch.load(DEMO, map_location="cpu", weights_only=True)["sameo"]
-    assert "synthetic shapes only" in meta["note"] and meta["heads"] == ["amodal", "modal"]
+    assert "synthetic shapes only" in meta["note"]
+    assert meta["heads"] == ["amodal", "modal", "order"]  # the order head: README
     model = build_sameo(checkpoint=DEMO)
-    assert model.config.img_size == 128 and model.has_modal_head
+    assert model.config.img_size == 128 and model.has_modal_head and model.has_order_head
 
 
 def test_demo_modal_head_has_learned_visible_masks():
