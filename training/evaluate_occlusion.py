@@ -13,7 +13,9 @@ amodal-COCO schema); ``--image-root`` defaults to the GT file's folder. It print
 accuracy of the occlusion order, of the old spill heuristic and of the rule on GT masks, the
 mean IoUs, and where the predicted masks fail over the true overlap of each pair (what each
 visible mask claims there, what each amodal mask covers, the amodal bleed;
-``sameo_core/evaluation/occlusion.py`` says what each row is); it asserts nothing.
+``sameo_core/evaluation/occlusion.py`` says what each row is); it asserts nothing. With a
+checkpoint that has the optional order head it adds the rule with the head's scores
+(``--learned-weight``) and the head alone; ``--no-order-head`` leaves the head out.
 
 Mask-noise robustness (no model: the rule on GT masks perturbed by k px, k = 0..4)::
 

@@ -2,7 +2,7 @@
 
 ::
 
-    python -m training.train_order_head --config config/train_order_head.yaml [key=value ...]
+    python -m training.train_order_head --config config/order_head.yaml [key=value ...]
 
 Writes to ``out_dir``: ``cache.pt`` (the frozen model's low-resolution outputs of every scene,
 reused by a later run with the same ``checkpoint`` and ``data`` settings), ``order_head.pt``
@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from sameo_core.model import build_sameo
 from sameo_core.model.checkpoint import CheckpointError, atomic_save
+from sameo_core.model.order_head import OrderHead
 from sameo_core.tools import cli
 from sameo_core.training.order_head_training import (
     OrderTrainConfig,
@@ -32,12 +33,13 @@ from sameo_core.training.order_head_training import (
     pooled_pairs,
     train_head,
 )
+from sameo_core.training.recipe import apply_overrides
 
 
 def get_args_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--config", type=Path, required=True,
-                   help="YAML (e.g. config/train_order_head.yaml)")
+                   help="YAML (e.g. config/order_head.yaml)")
     p.add_argument("overrides", nargs="*", help="dotted key=value overrides, e.g. optim.steps=100")
     return p
 
@@ -46,16 +48,7 @@ def load_config(path: Path, overrides: list[str]) -> OrderTrainConfig:
     values = yaml.safe_load(path.read_text()) or {}
     if not isinstance(values, dict):
         raise ValueError(f"{path}: expected a mapping at the top level")
-    for item in overrides:
-        key, sep, raw = item.partition("=")
-        if not sep:
-            raise ValueError(f"override {item!r} is not key=value")
-        *parents, leaf = key.split(".")
-        node = values
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = yaml.safe_load(raw)
-    return OrderTrainConfig.from_dict(values)
+    return OrderTrainConfig.from_dict(apply_overrides(values, overrides))
 
 
 def _cache(cfg: OrderTrainConfig, out: Path, model) -> list[dict]:
@@ -86,8 +79,6 @@ def main() -> dict:
                               "heads' outputs")  # fmt: skip
     entries = _cache(cfg, out, model)
     split = len(entries) - round(cfg.data.holdout * len(entries))
-    from sameo_core.model.order_head import OrderHead
-
     pooling = OrderHead()
     patches, labels = pooled_pairs(pooling, entries[:split])
     held_patches, held_labels = pooled_pairs(pooling, entries[split:])

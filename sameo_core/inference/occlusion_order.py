@@ -73,8 +73,9 @@ class OrderConfig:
       charge. With 1 : 1 the modal head's mistakes overruled correct depth evidence on the
       demo model's RGB-D frames (README, "3D from depth").
     learned_weight: weight of the order head's score, used where a pair has no depth evidence.
-      2, as depth: a score of 0.5 or more decides against any mask evidence. On the validation set of BENCHMARKS.md ("Occlusion
-      order on the model's own masks") 1 ordered fewer pairs than 2, and 4 or 8 no more."""
+      2, as depth: a score of 0.5 or more decides against any mask evidence. On the validation
+      set of BENCHMARKS.md ("Occlusion order on the model's own masks") 1 ordered fewer pairs
+      than 2, and 4 or 8 no more."""
 
     min_overlap: int = 4
     margin: float = 0.0

@@ -17,7 +17,7 @@ SAMEO network with a modal head.
    not change with them), with a share of the scenes held out for the pair accuracy of the head
    alone.
 
-The command is `python -m training.train_order_head --config config/train_order_head.yaml`.
+The command is `python -m training.train_order_head --config config/order_head.yaml`.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ from sameo_core.inference import AmodalPredictor
 from sameo_core.inference.batched_postprocess import choose_outputs
 from sameo_core.model import Sameo
 from sameo_core.model.order_head import OrderHead
+from sameo_core.training.recipe import build_dataclass
 
 MAX_SCENES = 100_000  # bounds the cache (each scene: 2 x n x h x w float16 logits)
 
@@ -94,22 +95,9 @@ class OrderTrainConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> OrderTrainConfig:
-        values = dict(values)
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown order-head config keys: {unknown}")
-        parts = {"data": OrderDataConfig, "optim": OrderOptimConfig}
-        for name, kind in parts.items():
-            part = dict(values.get(name) or {})
-            fields = {f.name for f in dataclasses.fields(kind)}
-            bad = sorted(set(part) - fields)
-            if bad:
-                raise ValueError(f"unknown {name} keys: {bad}")
-            if "num_objects" in part:
-                part["num_objects"] = tuple(part["num_objects"])
-            values[name] = kind(**part)
-        return cls(**values)
+        """From a nested mapping (YAML), unknown keys and wrong types refused (as training
+        configs are read, `sameo_core.training.recipe.build_dataclass`)."""
+        return build_dataclass(cls, values, "order-head config")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

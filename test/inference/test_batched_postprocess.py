@@ -124,8 +124,11 @@ def test_memory_groups_give_the_same_masks_with_two_syncs_each(demo_model, scene
         predictor.set_image(image)
     (first, counts_whole) = count_syncs(whole.predict, boxes)
     (second, counts_grouped) = count_syncs(grouped.predict, boxes)
-    assert counts_whole.sync_total == 2 and counts_grouped.sync_total == 2 * groups
+    order = int(demo_model.has_order_head)  # the order head's scores: one more sync per predict
+    assert counts_whole.sync_total == 2 + order
+    assert counts_grouped.sync_total == 2 * groups + order
     _assert_same_predictions(first, second, height, width)
+    assert first.pair_order == second.pair_order
 
 
 def test_group_size_bounds_the_working_set():

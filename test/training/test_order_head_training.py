@@ -109,10 +109,12 @@ def test_head_learns_the_order_of_clean_masks():
 
 
 def test_config_refuses_unknown_keys_and_bad_values():
-    with pytest.raises(ValueError, match="unknown order-head config keys"):
+    with pytest.raises(ValueError, match="order-head config: unknown keys"):
         OrderTrainConfig.from_dict({"stpes": 3})
-    with pytest.raises(ValueError, match="unknown data keys"):
+    with pytest.raises(ValueError, match="data: unknown keys"):
         OrderTrainConfig.from_dict({"data": {"scene": 3}})
+    with pytest.raises(TypeError, match="optim.steps"):
+        OrderTrainConfig.from_dict({"optim": {"steps": "many"}})
     with pytest.raises(ValueError, match="data.scenes"):
         OrderDataConfig(scenes=0)
     with pytest.raises(ValueError, match="optim.lr"):
