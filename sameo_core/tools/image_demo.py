@@ -37,6 +37,7 @@ from sameo_core.data.registry import read_dataset
 from sameo_core.geometry import xywh_to_xyxy
 from sameo_core.inference import AmodalPredictor, InstancePrediction
 from sameo_core.inference.occlusion_order import occlusion_order
+from sameo_core.inference.predictor import pair_evidence
 from sameo_core.model import build_sameo
 from sameo_core.tools import cli
 from sameo_core.visualize import OverlayItem, draw_overlay
@@ -121,7 +122,8 @@ def run(args: argparse.Namespace) -> list[dict]:
     order = None
     if prediction.has_visible:
         order = occlusion_order([m.amodal for m in prediction.masks],
-                                [m.visible for m in prediction.masks])  # fmt: skip
+                                [m.visible for m in prediction.masks],
+                                learned_evidence=pair_evidence(prediction.masks))  # fmt: skip
     results, items = [], []
     for k, (obj, mask) in enumerate(zip(objects, prediction.masks)):
         full = mask.amodal.paste(height, width)
