@@ -47,7 +47,7 @@ from sameo_core.data.video_dataset import VideoRecord
 from sameo_core.geometry import RoiMask
 from sameo_core.inference import AmodalPredictor
 from sameo_core.inference.occlusion_order import occlusion_order
-from sameo_core.inference.predictor import InstancePrediction
+from sameo_core.inference.predictor import InstancePrediction, pair_evidence
 from sameo_core.tracking import AmodalTracker, DetectionInfo, TrackerConfig, TrackState
 from sameo_core.tracking.association import box_overlaps
 
@@ -169,7 +169,9 @@ def run_video(
         infos = [DetectionInfo(d.detection_id, d.class_id, d.score) for d in detections]
         order = None
         if masks and all(m.visible is not None for m in masks):
-            order = occlusion_order([m.amodal for m in masks], [m.visible for m in masks])
+            # as the node orders them: with a network's order head, its pair scores count
+            order = occlusion_order([m.amodal for m in masks], [m.visible for m in masks],
+                                    learned_evidence=pair_evidence(masks))
         result = tracker.update(frame.timestamp, masks, order, infos, (height, width), reprompt)
         run.tracker_s.append(result.tracker_s)
         run.warnings.extend(result.warnings)

@@ -34,7 +34,10 @@ def _yuv422(rgb: np.ndarray, order: tuple[str, ...]) -> np.ndarray:
     return np.stack([planes[name] for name in order], axis=-1).reshape(height, width, 2)
 
 
-def _bayer(rgb: np.ndarray, pattern: str) -> np.ndarray:
+def bayer_mosaic(rgb: np.ndarray, pattern: str) -> np.ndarray:
+    """The Bayer sensor image of `rgb` ([H, W, 3] -> [H, W], same dtype): each pixel keeps the
+    channel its 2x2 tile position names, `pattern` (e.g. "rggb") read row by row from the
+    tile's top-left pixel (REP / sensor_msgs)."""
     mosaic = np.empty(rgb.shape[:2], rgb.dtype)
     for k, colour in enumerate(pattern):
         dy, dx = divmod(k, 2)
@@ -53,7 +56,7 @@ def camera_pixels(rgb: np.ndarray, encoding: str) -> np.ndarray:
         return _yuv422(rgb, ("y0", "u", "y1", "v"))
     name, bits = encoding.rstrip("0123456789"), encoding[len(encoding.rstrip("0123456789")):]
     if name.startswith("bayer_"):
-        pixels = _bayer(rgb, name[len("bayer_"):])
+        pixels = bayer_mosaic(rgb, name[len("bayer_"):])
     elif name == "mono":
         pixels = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY)
     else:

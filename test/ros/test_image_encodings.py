@@ -20,6 +20,7 @@ from sameo_ros.conversions import (
     image_to_rgb,
     to_rgb,
 )
+from sameo_ros.harness.camera_encodings import bayer_mosaic
 from sameo_ros.image_formats import RAW_ENCODINGS
 
 # A known image of uniform 4x4 patches: red, green, blue, white, grey, dark, yellow, cyan.
@@ -49,16 +50,6 @@ def _message(rows: np.ndarray, width: int, encoding: str, pad: int, big_endian: 
     padded = np.concatenate([rows, np.full((height, pad), 0xA5, np.uint8)], axis=1)
     return NS(height=height, width=width, encoding=encoding, step=padded.shape[1],
               is_bigendian=int(big_endian), data=padded.tobytes())  # fmt: skip
-
-
-def _mosaic(rgb: np.ndarray, pattern: str) -> np.ndarray:
-    """The Bayer sensor image of `rgb`: each pixel keeps the channel its 2x2 tile position
-    names, `pattern` read row by row from the tile's top-left pixel (REP / sensor_msgs)."""
-    out = np.empty(rgb.shape[:2], rgb.dtype)
-    for k, colour in enumerate(pattern):
-        dy, dx = divmod(k, 2)
-        out[dy::2, dx::2] = rgb[dy::2, dx::2, "rgb".index(colour)]
-    return out
 
 
 def _yuv422(rgb: np.ndarray, order: str) -> np.ndarray:
@@ -117,7 +108,7 @@ def test_mono16_is_scaled_by_cv_bridges_rule_and_repeated(big_endian: bool) -> N
 @pytest.mark.parametrize("pad", [0, 5])
 @pytest.mark.parametrize("pattern", sorted(BAYER))
 def test_bayer8_is_cv_bridges_result_and_colours_stay_right(pattern: str, pad: int) -> None:
-    raw = _mosaic(RGB, pattern)
+    raw = bayer_mosaic(RGB, pattern)
     out = image_to_rgb(_message(raw, 16, f"bayer_{pattern}8", pad))
     np.testing.assert_array_equal(out, cv2.cvtColor(raw, BAYER[pattern]))
     np.testing.assert_array_equal(out[INTERIOR], RGB[INTERIOR])  # a red patch stays red ...
@@ -127,7 +118,7 @@ def test_bayer8_is_cv_bridges_result_and_colours_stay_right(pattern: str, pad: i
 @pytest.mark.parametrize("big_endian", [False, True])
 @pytest.mark.parametrize("pattern", sorted(BAYER))
 def test_bayer16_is_demosaiced_before_scaling(pattern: str, big_endian: bool) -> None:
-    raw = _mosaic(_to16(RGB, seed=2), pattern)
+    raw = bayer_mosaic(_to16(RGB, seed=2), pattern)
     out = image_to_rgb(_message(raw, 16, f"bayer_{pattern}16", 3, big_endian))
     expected = cv2.convertScaleAbs(cv2.cvtColor(raw, BAYER[pattern]), alpha=255.0 / 65535.0)
     np.testing.assert_array_equal(out, expected)
