@@ -359,13 +359,13 @@ def main() -> dict[str, Any]:
                 result = lockstep.update(stamp, shown, order, dets, FRAME_HW, reprompt, theirs)
                 wall.append(lockstep.wall["ours"][-1])
                 cpu.append(lockstep.cpu["ours"][-1])
-                boxes = lockstep.asked
+                asked = lockstep.asked
             else:
-                result, wall_s, cpu_s, boxes = timed_update(tracker, stamp, shown, order, dets,
+                result, wall_s, cpu_s, asked = timed_update(tracker, stamp, shown, order, dets,
                                                             FRAME_HW, reprompt)
                 wall.append(wall_s)
                 cpu.append(cpu_s)
-            reprompted += sum(len(b) for b in boxes)
+            reprompted += sum(len(b) for b in asked)
             live.append(len(result.tracks))
             for t in result.tracks:
                 states[t.state.name] += 1
