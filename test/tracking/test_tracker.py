@@ -311,14 +311,14 @@ def test_config_is_validated(field, value):
 
 def test_shape_learnt_from_bad_views_is_relearnt_when_the_object_is_seen_whole():
     tracker = AmodalTracker(TrackerConfig(relearn_after=5))
-    big = rect(36, 26, 68, 58)  # a bad first view, larger than the object
+    big = rect(32, 22, 72, 62)  # a bad first view, much larger than the object (24 / 40 px)
     step(tracker, 0, [(big, None)])
     states = []
     for t in range(1, 12):
         result = step(tracker, t, [(OBJECT, None)])
         states.append((result.tracks[0].track_id, result.tracks[0].state))
         if t < 5:  # inconsistent with the carried shape: the carried shape is reported
-            assert result.tracks[0].amodal.box().tolist() == [36, 26, 68, 58]
+            assert result.tracks[0].amodal.box().tolist() == [32, 22, 72, 62]
     assert {tid for tid, _ in states} == {1}
     assert states[-1][1] == TrackState.VISIBLE
     assert result.tracks[0].amodal.box().tolist() == [40, 30, 64, 54]
