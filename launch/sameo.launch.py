@@ -9,7 +9,9 @@ to the colour image) and camera_info, and the output detections_3d (vision_msgs/
 image_transport:=compressed subscribes to <image>/compressed
 (sensor_msgs/CompressedImage). managed:=true starts the lifecycle node unconfigured, for a
 lifecycle manager (or `ros2 lifecycle set`) to configure and activate; otherwise it activates
-itself. `ros2 launch sameo_ros sameo.launch.py --show-args` lists the arguments.
+itself. tracking:=false makes every frame stand alone (no track ids, no hidden objects; the
+parameter file's default is true). `ros2 launch sameo_ros sameo.launch.py --show-args` lists the
+arguments.
 
 One node for several cameras (one model serves them all):
 
@@ -31,9 +33,10 @@ from launch import LaunchContext, LaunchDescription
 
 TOPICS = ("image", "detections", "amodal_masks", "debug_image", "depth", "camera_info",
           "detections_3d")  # the node's relative names
-OVERRIDES = ("checkpoint", "device", "image_transport", "depth", "cameras", "chunk_size")
+OVERRIDES = ("checkpoint", "device", "image_transport", "depth", "cameras", "chunk_size",
+             "tracking")
 # ^ set when not empty; the values of these are YAML (a list, a number or a word):
-YAML_OVERRIDES = ("depth", "cameras", "chunk_size")
+YAML_OVERRIDES = ("depth", "cameras", "chunk_size", "tracking")
 
 # The launch argument `depth` is the parameter; the depth topic's argument is `depth_image`.
 REMAP_ARGUMENTS = {"depth": "depth_image"}
@@ -56,6 +59,9 @@ ARGUMENTS = (
      "when not empty (its default: one unnamed camera)"),
     ("chunk_size", "", "prompts per mask-decoder call: auto (4 on a CPU, all boxes in one call on "
      "CUDA) or a number; overrides the parameter file (auto) when not empty"),
+    ("tracking", "", "true: amodal tracks with ids, hidden objects kept (README, Object "
+     "permanence); false: every frame stands alone; overrides the parameter file (true) when "
+     "not empty"),
     ("image", "image", "image topic to subscribe to (its /compressed with compressed transport)"),
     ("detections", "detections", "Detection2DArray topic with the prompt boxes"),
     ("amodal_masks", "/sameo/amodal_masks", "where the AmodalMaskArray output goes"),
@@ -70,6 +76,8 @@ def _yaml_value(name: str, text: str) -> object:
     """A launch argument as the parameter value it stands for: `cameras:="[head, wrist]"` (or a
     single name) a list of names, `depth:=true` a bool, `chunk_size:=4` a number."""
     value = yaml.safe_load(text)
+    if name in ("depth", "tracking") and not isinstance(value, bool):
+        raise ValueError(f"{name}:={text!r}: expected true or false")
     if name == "cameras":
         value = [value] if isinstance(value, str) else value
         if not isinstance(value, list) or not all(isinstance(c, str) for c in value):

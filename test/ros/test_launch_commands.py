@@ -120,8 +120,8 @@ def test_ros2_run_with_the_parameter_file(ros_env, tmp_path) -> None:
 
 
 def test_launch_with_cameras_serves_each_camera_on_its_topics(ros_env, tmp_path) -> None:
-    """`cameras:="[head, wrist]"`: one node, each camera on <namespace>/<camera>/..., and
-    chunk_size: auto from the parameter file."""
+    """`cameras:="[head, wrist]"`: one node, each camera on <namespace>/<camera>/...,
+    chunk_size: auto from the parameter file, and `tracking:=false`."""
     params = yaml.safe_load((REPO / "config" / "sameo.yaml").read_text())
     params["/**"]["ros__parameters"].update(variant="test")
     params_file = tmp_path / "cameras.yaml"
@@ -129,6 +129,7 @@ def test_launch_with_cameras_serves_each_camera_on_its_topics(ros_env, tmp_path)
     launch = _start(
         ros_env, tmp_path / "launch.log", "launch", "sameo_ros", "sameo.launch.py",
         "namespace:=twocams", f"params_file:={params_file}", "cameras:=[head, wrist]",
+        "tracking:=false",
     )  # fmt: skip
     try:
         assert launch.wait_log(READY, 2 * TIMEOUT), launch.tail()
@@ -140,8 +141,9 @@ def test_launch_with_cameras_serves_each_camera_on_its_topics(ros_env, tmp_path)
                 answer = client.request(frame, (34 + k) * SEC, TIMEOUT, RESEND_S)
                 assert answer is not None, launch.tail()
                 assert [m.id for m in answer.masks] == list(frame.ids)
-            assert get_parameters(clients[0].node, "/twocams/sameo", "cameras", "chunk_size") == {
-                "cameras": ["head", "wrist"], "chunk_size": "auto"}  # fmt: skip
+            assert get_parameters(clients[0].node, "/twocams/sameo", "cameras", "chunk_size",
+                                  "tracking") == {
+                "cameras": ["head", "wrist"], "chunk_size": "auto", "tracking": False}  # fmt: skip
         finally:
             for client in clients:
                 client.close()
@@ -199,7 +201,7 @@ def test_show_args_lists_every_launch_argument(ros_env) -> None:
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
     names = [name for name, *_ in module.ARGUMENTS]
-    assert len(names) == 16
+    assert len(names) == 17
     remapped = {module.REMAP_ARGUMENTS.get(topic, topic) for topic in module.TOPICS}
     assert remapped <= set(names)  # every topic of the node can be remapped by an argument
     for name in names:
