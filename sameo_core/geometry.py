@@ -57,6 +57,20 @@ def mask_box(mask: np.ndarray) -> np.ndarray:
     return np.array([cols[0], rows[0], cols[-1] + 1, rows[-1] + 1], np.float64)
 
 
+def overlapping_box_pairs(boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every pair (i, j), i < j, of xyxy boxes [n, 4] that share an area, and that area:
+    pairs [P, 2] int64 in row-major (i, j) order, intersections [P] float64 (exclusive ends:
+    boxes that only touch do not overlap)."""
+    b = np.asarray(boxes, np.float64).reshape(-1, 4)
+    first, second = np.triu_indices(len(b), 1)
+    inter = (np.clip(np.minimum(b[first, 2], b[second, 2])
+                     - np.maximum(b[first, 0], b[second, 0]), 0, None)
+             * np.clip(np.minimum(b[first, 3], b[second, 3])
+                       - np.maximum(b[first, 1], b[second, 1]), 0, None))  # fmt: skip
+    chosen = np.flatnonzero(inter > 0)
+    return np.stack([first[chosen], second[chosen]], axis=1).astype(np.int64), inter[chosen]
+
+
 def xywh_to_xyxy(boxes: np.ndarray | tuple[float, ...]) -> np.ndarray:
     """COCO xywh → xyxy, for one box [4] or many [N, 4] (float64)."""
     array = np.asarray(boxes, dtype=np.float64)

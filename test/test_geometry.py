@@ -10,6 +10,7 @@ from sameo_core.geometry import (
     as_box_array,
     mask_box,
     mask_boxes,
+    overlapping_box_pairs,
     sanitize_boxes,
     xywh_to_xyxy,
     xyxy_to_xywh,
@@ -133,3 +134,14 @@ def test_roi_mask_set_operations_equal_full_image_ones():
     assert apart.area == 0 and apart.mask.shape == (0, 0)
     loose = RoiMask(np.pad(np.ones((2, 3), bool), ((1, 4), (2, 0))), (-3, 7)).tight()
     assert loose.offset == (-1, 8) and loose.mask.shape == (2, 3) and loose.mask.all()
+
+
+def test_overlapping_box_pairs_are_those_sharing_an_area():
+    boxes = np.array([[0, 0, 10, 10], [5, 5, 15, 15], [10, 0, 20, 10], [2, 2, 4, 4],
+                      [30, 30, 31, 31]], float)  # fmt: skip
+    pairs, inter = overlapping_box_pairs(boxes)
+    # 0 and 2 only touch (exclusive ends); 4 overlaps nothing
+    assert pairs.tolist() == [[0, 1], [0, 3], [1, 2]]
+    assert inter.tolist() == [25.0, 4.0, 25.0]
+    empty_pairs, empty_inter = overlapping_box_pairs(np.zeros((0, 4)))
+    assert empty_pairs.shape == (0, 2) and empty_inter.shape == (0,)

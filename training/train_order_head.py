@@ -33,7 +33,7 @@ from sameo_core.training.order_head_training import (
     pooled_pairs,
     train_head,
 )
-from sameo_core.training.recipe import apply_overrides
+from sameo_core.training.recipe import load_config
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -42,13 +42,6 @@ def get_args_parser() -> argparse.ArgumentParser:
                    help="YAML (e.g. config/order_head.yaml)")
     p.add_argument("overrides", nargs="*", help="dotted key=value overrides, e.g. optim.steps=100")
     return p
-
-
-def load_config(path: Path, overrides: list[str]) -> OrderTrainConfig:
-    values = yaml.safe_load(path.read_text()) or {}
-    if not isinstance(values, dict):
-        raise ValueError(f"{path}: expected a mapping at the top level")
-    return OrderTrainConfig.from_dict(apply_overrides(values, overrides))
 
 
 def _cache(cfg: OrderTrainConfig, out: Path, model) -> list[dict]:
@@ -66,7 +59,7 @@ def _cache(cfg: OrderTrainConfig, out: Path, model) -> list[dict]:
 
 def main() -> dict:
     args = get_args_parser().parse_args()
-    cfg = load_config(args.config, args.overrides)
+    cfg = load_config(args.config, args.overrides, OrderTrainConfig)
     if cfg.threads < 1:
         raise ValueError(f"threads must be >= 1, got {cfg.threads}")
     torch.set_num_threads(cfg.threads)

@@ -25,7 +25,7 @@ from typing import Literal
 import numpy as np
 import torch
 
-from sameo_core.geometry import RoiMask, as_box_array, sanitize_boxes
+from sameo_core.geometry import RoiMask, as_box_array, overlapping_box_pairs, sanitize_boxes
 from sameo_core.model import Sameo
 from sameo_core.model.sameo import Head
 
@@ -579,17 +579,11 @@ class AmodalPredictor:
         if not self.scores_order or len(keep) < 2:
             return out
         b = np.asarray(boxes, np.float64)
-        first, second = np.triu_indices(len(b), 1)
-        inter = (np.clip(np.minimum(b[first, 2], b[second, 2])
-                         - np.maximum(b[first, 0], b[second, 0]), 0, None)
-                 * np.clip(np.minimum(b[first, 3], b[second, 3])
-                           - np.maximum(b[first, 1], b[second, 1]), 0, None))  # fmt: skip
-        chosen = np.flatnonzero(inter > 0)
-        if len(chosen) > MAX_ORDER_PAIRS:
-            chosen = chosen[np.argsort(-inter[chosen], kind="stable")[:MAX_ORDER_PAIRS]]
-        if not len(chosen):
+        pairs, inter = overlapping_box_pairs(b)
+        if len(pairs) > MAX_ORDER_PAIRS:
+            pairs = pairs[np.argsort(-inter, kind="stable")[:MAX_ORDER_PAIRS]]
+        if not len(pairs):
             return out
-        pairs = np.stack([first[chosen], second[chosen]], axis=1)
         host = np.concatenate([pairs.reshape(-1), b.reshape(-1)]).astype(np.float32)
         packed = copy_to_device(host, logits.device)
         pairs_t = packed[: 2 * len(pairs)].view(-1, 2).to(torch.int64)

@@ -35,7 +35,7 @@ import torch.nn.functional as F
 
 from sameo_core.data.procedural_scenes import SceneConfig, generate_scene
 from sameo_core.data.sampling import PromptConfig, sample_prompt_box
-from sameo_core.geometry import xywh_to_xyxy
+from sameo_core.geometry import overlapping_box_pairs, xywh_to_xyxy
 from sameo_core.inference import AmodalPredictor
 from sameo_core.inference.batched_postprocess import choose_outputs
 from sameo_core.model import Sameo
@@ -103,12 +103,6 @@ class OrderTrainConfig:
         return dataclasses.asdict(self)
 
 
-def boxes_overlap(boxes: np.ndarray, i: int, j: int) -> bool:
-    """Whether the xyxy boxes i and j share an area (exclusive ends)."""
-    a, b = boxes[i], boxes[j]
-    return bool(min(a[2], b[2]) > max(a[0], b[0]) and min(a[3], b[3]) > max(a[1], b[1]))
-
-
 @torch.inference_mode()
 def lowres_logits(
     model: Sameo, image: np.ndarray, boxes: np.ndarray
@@ -153,13 +147,16 @@ def cache_scenes(
         predicted = np.stack([m.box for m in predictor.predict(boxes).masks])
         amodal, visible = lowres_logits(model, image, boxes)
         local = {n: row for row, n in enumerate(keep)}
+        # the pairs the predictor scores (README, "Occlusion order"), labelled where the GT
+        # says one hides the other
+        scored = {tuple(p) for p in overlapping_box_pairs(predicted)[0].tolist()}
         pairs, labels = [], []
         for back in keep:
             for front in instances[back].occluded_by:
                 if front not in local:
                     continue
                 i, j = sorted((local[front], local[back]))
-                if boxes_overlap(predicted, i, j):
+                if (i, j) in scored:
                     pairs.append((i, j))
                     labels.append(float(local[front] == i))
         entries.append({"amodal": amodal.half(), "visible": visible.half(),
@@ -242,6 +239,6 @@ def train_head(
     return head.eval()
 
 
-__all__ = ["OrderDataConfig", "OrderOptimConfig", "OrderTrainConfig", "boxes_overlap",
+__all__ = ["OrderDataConfig", "OrderOptimConfig", "OrderTrainConfig",
            "cache_scenes", "dihedral", "lowres_logits", "pair_accuracy", "pooled_pairs",
            "train_head"]

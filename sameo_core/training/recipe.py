@@ -253,8 +253,10 @@ def apply_overrides(values: dict[str, Any], overrides: list[str]) -> dict[str, A
     return result
 
 
-def load_config(path: str | Path | None, overrides: list[str] | None = None) -> TrainConfig:
-    """Read a YAML config (or start from defaults when ``path`` is None) and apply overrides."""
+def load_config(path: str | Path | None, overrides: list[str] | None = None,
+                cls: type = TrainConfig) -> Any:
+    """Read a YAML config (or start from defaults when ``path`` is None), apply overrides and
+    build ``cls`` (a training recipe by default; e.g. the order head's `OrderTrainConfig`)."""
     values: dict[str, Any] = {}
     if path is not None:
         text = Path(path).read_text()
@@ -262,4 +264,4 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None) -> 
         if not isinstance(values, dict):
             raise ValueError(f"{path}: the top level must be a mapping")
     values = apply_overrides(values, list(overrides or []))
-    return build_dataclass(TrainConfig, values)
+    return build_dataclass(cls, values)
